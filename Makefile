@@ -1,0 +1,39 @@
+# crm-mock — `make help` lists the targets.
+PYTHON ?= python3
+VENV   ?= .venv
+PY     := $(VENV)/bin/python
+HOST   ?= 127.0.0.1
+PORT   ?= 8080
+
+.DEFAULT_GOAL := help
+.PHONY: help serve test contract bench fixtures specs clean
+
+help: ## List the targets
+	@awk 'BEGIN {FS = ":.*## "} /^[a-z-]+:.*## / {printf "  make %-10s %s\n", $$1, $$2}' $(MAKEFILE_LIST)
+
+$(VENV)/.installed: pyproject.toml
+	$(PYTHON) -m venv $(VENV)
+	$(PY) -m pip install -q --disable-pip-version-check -e .
+	touch $@
+
+$(VENV)/.installed-dev: $(VENV)/.installed
+	$(PY) -m pip install -q --disable-pip-version-check -e '.[dev]'
+	touch $@
+
+serve: $(VENV)/.installed ## Install (first run) and start the mock on $(HOST):$(PORT), all vendors
+	$(VENV)/bin/crm-mock serve --host $(HOST) --port $(PORT)
+
+test: $(VENV)/.installed-dev ## Install with dev extras (first run) and run the whole test suite
+	$(PY) -m pytest -q
+
+contract: $(VENV)/.installed ## Fuzz the in-process mock with Schemathesis for every vendor (zero failures expected)
+	$(VENV)/bin/crm-mock contract all --max-examples 50 --junit build/contract-junit.xml --report build/contract-report.md
+
+bench: $(VENV)/.installed ## Benchmark crm-mock against Stoplight Prism on this machine; writes bench/RESULTS.md
+	$(PY) bench/run.py
+
+specs: $(VENV)/.installed ## Show the vendors and operations the mock serves
+	$(VENV)/bin/crm-mock specs
+
+clean: ## Remove the virtualenv and build outputs
+	rm -rf $(VENV) build .pytest_cache

@@ -1,0 +1,83 @@
+"""create_app(): load the specs, mount each vendor, add the /__mock/ control endpoints."""
+from __future__ import annotations
+
+import json
+import os
+
+from flask import Flask, Response, request
+
+from mock_server.auth import load_keys
+from mock_server.control import control_blueprint
+from mock_server.engine import VendorMount
+from mock_server.journal import Journal
+from mock_server.spec import VENDORS, load_spec
+from mock_server.store import Store, open_store
+from mock_server.vendors import VENDOR_CLASSES
+
+MAX_BODY_BYTES = 1024 * 1024  # larger bodies get the vendor's 413
+
+
+def create_app(
+    vendor: str = "all",
+    store: str | Store = "memory",
+    keys=None,
+    seed: int = 0,
+    seed_data: int = 0,
+    strict: bool = False,
+    journal_size: int = 1000,
+    reset_on_start: bool = True,
+) -> Flask:
+    """An app serving one vendor at the root (`vendor="close"`) or all behind /<vendor> prefixes.
+
+    `keys`: a keys-file path or dict (default: $CRM_MOCK_KEYS, else accept any well-formed credential).
+    `reset_on_start=False` keeps what a shared SQLite store already holds (extra gunicorn workers).
+    """
+    names = list(VENDORS) if vendor == "all" else [vendor]
+    unknown = [n for n in names if n not in VENDOR_CLASSES]
+    if unknown:
+        raise ValueError(f"unknown vendor {unknown[0]!r}; choose from {', '.join(VENDORS)} or all")
+    store = open_store(store) if isinstance(store, str) else store
+    key_entries = load_keys(keys if keys is not None else os.environ.get("CRM_MOCK_KEYS"))
+    journal = Journal(journal_size)
+
+    app = Flask("crm_mock")
+    app.config["MAX_CONTENT_LENGTH"] = MAX_BODY_BYTES
+    vendors = {n: VENDOR_CLASSES[n](load_spec(n), store, seed) for n in names}
+    mounts = [
+        VendorMount(v, f"/{n}" if vendor == "all" else "", key_entries.get(n, []), journal, strict)
+        for n, v in vendors.items()
+    ]
+
+    def reset():
+        store.clear()
+        journal.clear()
+        for v in vendors.values():
+            v.seed_world(seed_data)
+
+    if reset_on_start or not store.collections():
+        reset()
+
+    app.extensions["crm_mock"] = {
+        "store": store, "journal": journal, "vendors": vendors, "mounts": mounts, "reset": reset,
+        "seed": seed, "seed_data": seed_data,
+    }
+    app.register_blueprint(control_blueprint)
+
+    @app.before_request
+    def dispatch_vendor():
+        # Vendor traffic bypasses Flask's URL map: each vendor's router answers from its spec,
+        # including its own 404/405 bodies. Only /__mock/ falls through to Flask routes.
+        path = request.path
+        if path.startswith("/__mock"):
+            return None
+        for mount in mounts:
+            if mount.owns(path):
+                return mount.handle(request)
+        if len(mounts) == 1:
+            return mounts[0].handle(request)  # a lone vendor answers every path in its own shape
+        return Response(json.dumps({
+            "error": f"No vendor is mounted at {path}.",
+            "vendors": {m.vendor.name: m.base + "/" for m in mounts},
+        }), 404, mimetype="application/json")
+
+    return app

@@ -1,0 +1,52 @@
+"""/__mock/ endpoints: health, reset, the request journal and a look at the store."""
+from __future__ import annotations
+
+from flask import Blueprint, current_app, jsonify, request
+
+control_blueprint = Blueprint("crm_mock_control", __name__, url_prefix="/__mock")
+
+
+def _state() -> dict:
+    return current_app.extensions["crm_mock"]
+
+
+@control_blueprint.get("/health")
+def health():
+    state = _state()
+    return jsonify(
+        status="ok",
+        vendors={m.vendor.name: m.base + "/" for m in state["mounts"]},
+        seed=state["seed"],
+        seed_data=state["seed_data"],
+    )
+
+
+@control_blueprint.post("/reset")
+def reset():
+    """Empty the store and return to the seeded world (`--seed`, `--seed-data`)."""
+    _state()["reset"]()
+    return jsonify(status="reset", records=_state()["store"].collections())
+
+
+@control_blueprint.get("/requests")
+def requests_journal():
+    limit = request.args.get("limit", type=int)
+    return jsonify(requests=_state()["journal"].entries(limit))
+
+
+@control_blueprint.get("/records")
+def records_overview():
+    return jsonify(collections=_state()["store"].collections())
+
+
+@control_blueprint.get("/records/<collection>")
+def records(collection: str):
+    """Everything in one collection, e.g. /__mock/records/sprinthub.opportunities — handy where the
+    vendor itself has no read endpoint (SprintHub)."""
+    return jsonify(records=_state()["store"].all(collection))
+
+
+@control_blueprint.errorhandler(404)
+@control_blueprint.errorhandler(405)
+def control_error(error):
+    return jsonify(error=error.description), error.code

@@ -1,0 +1,47 @@
+"""Where IDs are minted: vendor-format identifiers, unique per store and reproducible per seed."""
+from __future__ import annotations
+
+import hashlib
+import string
+
+from mock_server.store import Store
+
+BASE62 = string.digits + string.ascii_uppercase + string.ascii_lowercase
+
+
+def base62(data: bytes, length: int) -> str:
+    number = int.from_bytes(data, "big")
+    chars = []
+    while number and len(chars) < length:
+        number, rest = divmod(number, 62)
+        chars.append(BASE62[rest])
+    return "".join(chars).ljust(length, "0")
+
+
+def token(seed: int, namespace: str, n: int, length: int) -> str:
+    """`length` base-62 characters derived from (seed, namespace, n): same inputs, same token."""
+    digest = hashlib.blake2b(f"{seed}/{namespace}/{n}".encode(), digest_size=64).digest()
+    return base62(digest, length)
+
+
+class IdMinter:
+    """Counters live in the store, so workers sharing a SQLite store never mint the same ID."""
+
+    def __init__(self, store: Store, seed: int):
+        self.store = store
+        self.seed = seed
+
+    def prefixed(self, prefix: str, length: int = 43) -> str:
+        """Close style: `oppo_` + 43 characters of [A-Za-z0-9]."""
+        n = self.store.next_value(f"id:{prefix}")
+        return f"{prefix}_{token(self.seed, prefix, n, length)}"
+
+    def integer(self, namespace: str, start: int = 1) -> int:
+        """Nexudus/SprintHub style: increasing integers from `start`."""
+        return start + self.store.next_value(f"id:{namespace}") - 1
+
+    def guid(self, namespace: str) -> str:
+        n = self.store.next_value(f"guid:{namespace}")
+        hexed = hashlib.blake2b(f"{self.seed}/{namespace}/{n}".encode(), digest_size=16).hexdigest()
+        # Version-4 layout so clients that check GUID shape accept it.
+        return f"{hexed[:8]}-{hexed[8:12]}-4{hexed[13:16]}-a{hexed[17:20]}-{hexed[20:32]}"

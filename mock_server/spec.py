@@ -1,0 +1,155 @@
+"""Load a vendor's OpenAPI document once and index its operations.
+
+Everything the request path needs from a spec (routes, parameter schemas, body schema, security,
+documented statuses) is extracted here at start-up, so no request ever walks the YAML.
+"""
+from __future__ import annotations
+
+import functools
+import re
+from dataclasses import dataclass, field
+from pathlib import Path
+from urllib.parse import urlparse
+
+import yaml
+from jsonschema import Draft202012Validator, FormatChecker
+
+SPECS_DIR = Path(__file__).resolve().parent.parent / "specs"
+VENDORS = ("close", "nexudus", "sprinthub")
+HTTP_METHODS = ("get", "put", "post", "delete", "patch", "head", "options")
+
+# One format checker for every validator: date-time needs rfc3339-validator (a dependency).
+FORMAT_CHECKER = FormatChecker()
+
+
+@dataclass(frozen=True)
+class Parameter:
+    name: str
+    location: str  # query | path | header
+    required: bool
+    schema: dict
+
+
+@dataclass
+class Operation:
+    operation_id: str
+    method: str  # upper case
+    path: str  # template relative to the server base path, e.g. /opportunity/{id}/
+    parameters: list[Parameter]
+    body_schema: dict | None
+    body_required: bool
+    body_media_types: tuple[str, ...]
+    security: list[dict[str, list[str]]]
+    statuses: frozenset[str]
+    raw: dict = field(repr=False)
+
+    @property
+    def has_body(self) -> bool:
+        return self.body_schema is not None
+
+
+class Spec:
+    """A parsed vendor spec: the raw document, its base path and its operations."""
+
+    def __init__(self, vendor: str, document: dict, path: Path | None = None):
+        self.vendor = vendor
+        self.document = document
+        self.path = path
+        server_url = document["servers"][0]["url"]
+        self.server_url = server_url
+        self.base_path = urlparse(server_url).path.rstrip("/")
+        self.security_schemes: dict = document.get("components", {}).get("securitySchemes", {})
+        self.operations: list[Operation] = list(self._index_operations())
+        self.by_id = {op.operation_id: op for op in self.operations}
+
+    # -- schemas -------------------------------------------------------------------------------
+    def resolve(self, node: dict) -> dict:
+        """Follow a local `$ref` (parameters, responses, request bodies) to its target."""
+        while isinstance(node, dict) and "$ref" in node:
+            node = self.pointer(node["$ref"])
+        return node
+
+    def pointer(self, ref: str):
+        target = self.document
+        for part in ref.lstrip("#/").split("/"):
+            target = target[part.replace("~1", "/").replace("~0", "~")]
+        return target
+
+    def validator(self, schema: dict) -> Draft202012Validator:
+        """A validator compiled once; local `$ref`s resolve against the whole document."""
+        return _compile(self, _freeze(schema))
+
+    def component_schema(self, name: str) -> dict:
+        return {"$ref": f"#/components/schemas/{name}"}
+
+    def response_schema(self, op: Operation, status: int | str) -> dict | None:
+        response = op.raw.get("responses", {}).get(str(status))
+        if response is None:
+            return None
+        response = self.resolve(response)
+        media = response.get("content", {}).get("application/json")
+        return media.get("schema") if media else None
+
+    # -- operations ------------------------------------------------------------------------------
+    def _index_operations(self):
+        global_security = self.document.get("security", [])
+        for path, item in self.document.get("paths", {}).items():
+            shared = [self.resolve(p) for p in item.get("parameters", [])]
+            for method in HTTP_METHODS:
+                raw = item.get(method)
+                if raw is None:
+                    continue
+                params = {(p["name"], p["in"]): p for p in shared}
+                for p in raw.get("parameters", []):
+                    p = self.resolve(p)
+                    params[(p["name"], p["in"])] = p
+                body = self.resolve(raw.get("requestBody", {})) or {}
+                content = body.get("content", {})
+                media_types = tuple(content)
+                body_schema = next(iter(content.values()), {}).get("schema") if content else None
+                yield Operation(
+                    operation_id=raw["operationId"],
+                    method=method.upper(),
+                    path=path,
+                    parameters=[
+                        Parameter(p["name"], p["in"], bool(p.get("required")), p.get("schema", {}))
+                        for p in params.values()
+                    ],
+                    body_schema=body_schema,
+                    body_required=bool(body.get("required")),
+                    body_media_types=media_types,
+                    security=raw.get("security", global_security),
+                    statuses=frozenset(raw.get("responses", {})),
+                    raw=raw,
+                )
+
+
+class _Frozen(dict):
+    """A hashable stand-in key for a schema dict, so compiled validators can be cached."""
+
+    def __hash__(self):  # schemas are small; repr is a stable, cheap identity for caching
+        return hash(repr(self))
+
+
+def _freeze(schema: dict) -> _Frozen:
+    return _Frozen(schema)
+
+
+@functools.lru_cache(maxsize=None)
+def _compile(spec: Spec, schema: _Frozen) -> Draft202012Validator:
+    # The schema is evaluated with the whole spec document as its root, so "#/components/..."
+    # resolves; the document's other keys (paths, info, ...) are not schema keywords and are ignored.
+    return Draft202012Validator({**spec.document, **dict(schema)}, format_checker=FORMAT_CHECKER)
+
+
+@functools.lru_cache(maxsize=None)
+def load_spec(vendor: str) -> Spec:
+    path = SPECS_DIR / f"{vendor}.yaml"
+    with path.open(encoding="utf-8") as fh:
+        return Spec(vendor, yaml.safe_load(fh), path)
+
+
+def path_regex(base: str, template: str) -> re.Pattern:
+    """`/opportunity/{id}/` → a regex with a named group per path parameter."""
+    pattern = re.sub(r"\\\{(\w+)\\\}", r"(?P<\1>[^/]+)", re.escape(base + template))
+    return re.compile(f"^{pattern}$")

@@ -1,0 +1,93 @@
+"""The one small interface every store implements, and the query it answers."""
+from __future__ import annotations
+
+import abc
+import contextlib
+from dataclasses import dataclass, field
+from datetime import datetime, timedelta, timezone
+
+OPERATORS = ("eq", "in", "gt", "gte", "lt", "lte")
+
+
+@dataclass
+class Query:
+    """Filters (field, operator, value) ANDed together, an ordering, and a page window."""
+
+    where: list[tuple[str, str, object]] = field(default_factory=list)
+    order_by: list[tuple[str, bool]] = field(default_factory=list)  # (field, descending)
+    offset: int = 0
+    limit: int | None = None
+
+
+class Store(abc.ABC):
+    """Records are JSON-able dicts (callers copy before changing one) in named collections, keyed by a string or integer id.
+
+    Writers that read-modify-write wrap their work in `transaction()`; counters and the clock are
+    part of the store so that several worker processes sharing a SQLite file agree on them.
+    """
+
+    @abc.abstractmethod
+    def insert(self, collection: str, key, record: dict) -> None: ...
+
+    @abc.abstractmethod
+    def get(self, collection: str, key) -> dict | None: ...
+
+    @abc.abstractmethod
+    def replace(self, collection: str, key, record: dict) -> None: ...
+
+    @abc.abstractmethod
+    def delete(self, collection: str, key) -> bool: ...
+
+    @abc.abstractmethod
+    def query(self, collection: str, query: Query) -> tuple[list[dict], int]:
+        """The page of matching records and the total number that match."""
+
+    @abc.abstractmethod
+    def next_value(self, counter: str) -> int:
+        """1, 2, 3, ... per counter name, never repeated, even across processes."""
+
+    @abc.abstractmethod
+    def _advance_clock(self, candidate_us: int) -> int:
+        """Store max(candidate, last + 1) as the clock and return it (microseconds since epoch)."""
+
+    @abc.abstractmethod
+    def clear(self) -> None: ...
+
+    @abc.abstractmethod
+    def collections(self) -> dict[str, int]:
+        """Every collection's name and record count (for /__mock/ inspection)."""
+
+    def transaction(self):
+        return contextlib.nullcontext()
+
+    def now(self) -> datetime:
+        """The current time, strictly increasing per store (two writes never share a timestamp)."""
+        wall = datetime.now(timezone.utc)
+        micros = int(wall.timestamp() * 1_000_000)
+        value = self._advance_clock(micros)
+        return datetime(1970, 1, 1, tzinfo=timezone.utc) + timedelta(microseconds=value)
+
+    def all(self, collection: str) -> list[dict]:
+        return self.query(collection, Query())[0]
+
+
+def matches(record: dict, where) -> bool:
+    for name, op, value in where:
+        have = record.get(name)
+        if op == "eq":
+            if have != value:
+                return False
+        elif op == "in":
+            if have not in value:
+                return False
+        elif have is None:
+            return False
+        elif op == "gt" and not have > value:
+            return False
+        elif op == "gte" and not have >= value:
+            return False
+        elif op == "lt" and not have < value:
+            return False
+        elif op == "lte" and not have <= value:
+            return False
+    return True

@@ -1,0 +1,163 @@
+"""A store in one SQLite file, so several gunicorn workers share state.
+
+Filters and ordering run in SQL over `json_extract`, so a page of a large collection costs the
+page, not the collection. WAL mode lets readers proceed while one writer commits.
+"""
+from __future__ import annotations
+
+import json
+import sqlite3
+import threading
+from contextlib import contextmanager
+
+from mock_server.store.base import Query, Store
+
+SCHEMA = """
+CREATE TABLE IF NOT EXISTS records (
+    collection TEXT NOT NULL, key TEXT NOT NULL, seq INTEGER NOT NULL, data TEXT NOT NULL,
+    PRIMARY KEY (collection, key));
+CREATE INDEX IF NOT EXISTS records_seq ON records (collection, seq);
+CREATE TABLE IF NOT EXISTS counters (name TEXT PRIMARY KEY, value INTEGER NOT NULL);
+"""
+SQL_OPERATORS = {"eq": "=", "gt": ">", "gte": ">=", "lt": "<", "lte": "<="}
+
+
+def _key(key) -> str:
+    # Integer and string ids share one TEXT column; the type prefix keeps 1 and "1" apart.
+    return f"i:{key}" if isinstance(key, int) else f"s:{key}"
+
+
+def _json_path(name: str) -> str:
+    return '$."' + name.replace('"', '""') + '"'
+
+
+class SqliteStore(Store):
+    def __init__(self, path: str):
+        self.path = path
+        self._local = threading.local()
+        with self._write() as db:
+            db.executescript(SCHEMA)
+
+    @property
+    def _db(self) -> sqlite3.Connection:
+        db = getattr(self._local, "db", None)
+        if db is None:
+            db = sqlite3.connect(self.path, timeout=30, isolation_level=None, check_same_thread=False)
+            db.execute("PRAGMA journal_mode=WAL")
+            db.execute("PRAGMA synchronous=NORMAL")  # durable enough for a mock; far fewer fsyncs
+            self._local.db = db
+            self._local.depth = 0
+        return db
+
+    @contextmanager
+    def _write(self):
+        """BEGIN IMMEDIATE takes the write lock up front, so read-modify-write cannot interleave."""
+        db = self._db
+        if self._local.depth:
+            self._local.depth += 1
+            try:
+                yield db
+            finally:
+                self._local.depth -= 1
+            return
+        db.execute("BEGIN IMMEDIATE")
+        self._local.depth = 1
+        try:
+            yield db
+        except BaseException:
+            db.execute("ROLLBACK")
+            raise
+        else:
+            db.execute("COMMIT")
+        finally:
+            self._local.depth = 0
+
+    def transaction(self):
+        return self._write()
+
+    def insert(self, collection, key, record):
+        with self._write() as db:
+            seq = db.execute(
+                "SELECT COALESCE(MAX(seq), 0) + 1 FROM records WHERE collection = ?", (collection,)
+            ).fetchone()[0]
+            db.execute(
+                "INSERT INTO records (collection, key, seq, data) VALUES (?, ?, ?, ?)",
+                (collection, _key(key), seq, json.dumps(record)),
+            )
+
+    def get(self, collection, key):
+        row = self._db.execute(
+            "SELECT data FROM records WHERE collection = ? AND key = ?", (collection, _key(key))
+        ).fetchone()
+        return json.loads(row[0]) if row else None
+
+    def replace(self, collection, key, record):
+        with self._write() as db:
+            db.execute(
+                "UPDATE records SET data = ? WHERE collection = ? AND key = ?",
+                (json.dumps(record), collection, _key(key)),
+            )
+
+    def delete(self, collection, key):
+        with self._write() as db:
+            cursor = db.execute("DELETE FROM records WHERE collection = ? AND key = ?", (collection, _key(key)))
+            return cursor.rowcount > 0
+
+    def query(self, collection, query: Query):
+        clauses, args = ["collection = ?"], [collection]
+        for name, op, value in query.where:
+            expr = f"json_extract(data, '{_json_path(name)}')"
+            if op == "in":
+                values = list(value)
+                clauses.append(f"{expr} IN ({', '.join('?' * len(values))})" if values else "0")
+                args += [_sql_value(v) for v in values]
+            else:
+                clauses.append(f"{expr} {SQL_OPERATORS[op]} ?")
+                args.append(_sql_value(value))
+        where = " AND ".join(clauses)
+        order = [
+            f"json_extract(data, '{_json_path(name)}') IS NULL, "
+            f"json_extract(data, '{_json_path(name)}') {'DESC' if desc else 'ASC'}"
+            for name, desc in query.order_by
+        ] + ["seq ASC"]
+        sql = f"SELECT data FROM records WHERE {where} ORDER BY {', '.join(order)}"
+        page_args = list(args)
+        if query.limit is not None or query.offset:
+            sql += " LIMIT ? OFFSET ?"
+            page_args += [-1 if query.limit is None else query.limit, query.offset]
+        db = self._db
+        rows = [json.loads(r[0]) for r in db.execute(sql, page_args)]
+        total = db.execute(f"SELECT COUNT(*) FROM records WHERE {where}", args).fetchone()[0]
+        return rows, total
+
+    def next_value(self, counter):
+        with self._write() as db:
+            db.execute(
+                "INSERT INTO counters (name, value) VALUES (?, 1) "
+                "ON CONFLICT(name) DO UPDATE SET value = value + 1",
+                (counter,),
+            )
+            return db.execute("SELECT value FROM counters WHERE name = ?", (counter,)).fetchone()[0]
+
+    def _advance_clock(self, candidate_us):
+        with self._write() as db:
+            db.execute(
+                "INSERT INTO counters (name, value) VALUES ('__clock__', ?) "
+                "ON CONFLICT(name) DO UPDATE SET value = MAX(excluded.value, value + 1)",
+                (candidate_us,),
+            )
+            return db.execute("SELECT value FROM counters WHERE name = '__clock__'").fetchone()[0]
+
+    def clear(self):
+        with self._write() as db:
+            db.execute("DELETE FROM records")
+            db.execute("DELETE FROM counters WHERE name != '__clock__'")
+
+    def collections(self):
+        rows = self._db.execute("SELECT collection, COUNT(*) FROM records GROUP BY collection")
+        return dict(rows.fetchall())
+
+
+def _sql_value(value):
+    # json_extract yields SQLite values: booleans come back as 0/1.
+    return int(value) if isinstance(value, bool) else value

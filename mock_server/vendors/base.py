@@ -1,0 +1,83 @@
+"""What every vendor module provides to the engine, and the pieces they share."""
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any, Callable
+
+from mock_server.auth import Principal
+from mock_server.ids import IdMinter
+from mock_server.problems import MockError
+from mock_server.spec import Operation, Spec
+from mock_server.store import Store
+
+
+@dataclass
+class Call:
+    """A request that passed routing, auth and validation: typed inputs for a handler."""
+
+    op: Operation
+    path: dict
+    query: dict
+    body: Any
+    principal: Principal
+    headers: Any = None
+
+
+@dataclass
+class Reply:
+    status: int
+    body: Any
+    headers: dict = field(default_factory=dict)
+
+
+def operation(operation_id: str):
+    """Marks a vendor method as the handler of a spec operation."""
+
+    def mark(fn: Callable) -> Callable:
+        fn.operation_id = operation_id
+        return fn
+
+    return mark
+
+
+class Vendor:
+    """Subclasses set `name`, implement `error_reply`, `default_principal`, `seed_world`, and mark
+    one method per spec operation with `@operation("operationId")`."""
+
+    name: str = ""
+    reject_unknown_query: bool = False  # Close answers 400 to query parameters it does not know
+
+    def __init__(self, spec: Spec, store: Store, seed: int = 0):
+        self.spec = spec
+        self.store = store
+        self.seed = seed
+        self.ids = IdMinter(store, seed)
+
+    def collection(self, name: str) -> str:
+        """Collections are namespaced per vendor, so vendors can share one store."""
+        return f"{self.name}.{name}"
+
+    def handlers(self) -> dict[str, Callable[[Call], Reply]]:
+        found = {}
+        for attr in dir(type(self)):
+            fn = getattr(self, attr)
+            if callable(fn) and hasattr(fn, "operation_id"):
+                found[fn.operation_id] = fn
+        missing = {op.operation_id for op in self.spec.operations} - set(found)
+        if missing:
+            raise RuntimeError(f"{self.name}: no handler for {sorted(missing)}")
+        return found
+
+    # -- to implement ------------------------------------------------------------------------------
+    def error_reply(self, error: MockError, op: Operation | None) -> Reply:
+        raise NotImplementedError
+
+    def default_principal(self, credentials: dict) -> Principal:
+        raise NotImplementedError
+
+    def lookup_principal(self, scheme: str, value: str) -> Principal | None:
+        """Credentials the vendor itself issued (e.g. Nexudus tokens); None to fall through."""
+        return None
+
+    def seed_world(self, count: int) -> None:
+        """Create the vendor's base world (statuses, users, ...) and `count` sample opportunities."""

@@ -1,0 +1,389 @@
+"""Close (api.close.com/api/v1): opportunities, status-change activities, statuses.
+
+Everything Close-specific lives here: its error bodies, ID prefixes, money formatting, derived
+fields, and the status-change history it records when an opportunity moves.
+"""
+from __future__ import annotations
+
+from datetime import datetime, timezone
+
+from faker import Faker
+
+from mock_server.auth import Principal
+from mock_server.ids import token
+from mock_server.problems import MockError, Problem, not_found, validation_failed
+from mock_server.store import Query
+from mock_server.vendors.base import Call, Reply, Vendor, operation
+
+UNAUTHORIZED = (
+    "The server could not verify that you are authorized to access the URL requested.  You either "
+    "supplied the wrong credentials (e.g. a bad password), or your browser doesn't understand how to "
+    "supply the credentials required."
+)
+NO_ROUTE = (
+    "The requested URL was not found on the server. If you entered the URL manually please check your "
+    "spelling and try again."
+)
+DEFAULT_STATUSES = (("Active", "active"), ("Won", "won"), ("Lost", "lost"))
+PERIOD_SUFFIX = {"one_time": "", "monthly": " monthly", "annual": " annually"}
+# Close names reference fields after the object in field-errors: {"lead": "Object does not exist."}
+REFERENCE_FIELDS = {"lead_id": "lead", "status_id": "status", "user_id": "user", "contact_id": "contact",
+                    "opportunity_id": "opportunity", "old_status_id": "old_status", "new_status_id": "new_status"}
+DOES_NOT_EXIST = "Object does not exist."
+FILTER_OPERATORS = ("gt", "gte", "lt", "lte")
+
+
+def close_datetime(moment: datetime) -> str:
+    """Close writes `2013-08-23T21:21:11.862000+00:00`."""
+    return moment.astimezone(timezone.utc).strftime("%Y-%m-%dT%H:%M:%S.%f+00:00")
+
+
+def parse_datetime(text: str) -> datetime:
+    moment = datetime.fromisoformat(text.replace("Z", "+00:00"))
+    return moment if moment.tzinfo else moment.replace(tzinfo=timezone.utc)
+
+
+def format_money(cents: int | None, period: str) -> str | None:
+    """Cents as Close shows them: 20000 → "$200", 100000 → "$1,000", 500 monthly → "$5 monthly"."""
+    if cents is None:
+        return None
+    sign = "-" if cents < 0 else ""
+    dollars, rest = divmod(abs(cents), 100)
+    amount = f"{dollars:,}" if rest == 0 else f"{dollars:,}.{rest:02d}"
+    return f"{sign}${amount}{PERIOD_SUFFIX.get(period, '')}"
+
+
+def value_fields(value: int | None, confidence: int, period: str) -> dict:
+    """The fields Close derives from value, confidence and period."""
+    factor = 12 if period == "monthly" else 1
+    expected = None if value is None else round(value * confidence / 100)
+    return {
+        "value": value,
+        "value_period": period,
+        "confidence": confidence,
+        "expected_value": expected,
+        "annualized_value": None if value is None else value * factor,
+        "annualized_expected_value": None if expected is None else expected * factor,
+        "value_currency": "USD",
+        "value_formatted": format_money(value, period),
+    }
+
+
+class Close(Vendor):
+    name = "close"
+    reject_unknown_query = True
+
+    # -- world -------------------------------------------------------------------------------------
+    def seed_world(self, count: int) -> None:
+        fake = Faker("en_US")
+        fake.seed_instance(self.seed)
+        org = {"id": self.ids.prefixed("orga"), "name": fake.company()}
+        self.store.insert(self.collection("organization"), "default", org)
+        pipeline = {"id": self.ids.prefixed("pipe", 22), "name": "Sales", "organization_id": org["id"]}
+        self.store.insert(self.collection("pipelines"), pipeline["id"], pipeline)
+        for label, kind in DEFAULT_STATUSES:
+            status = {"id": self.ids.prefixed("stat"), "label": label, "type": kind,
+                      "pipeline_id": pipeline["id"], "organization_id": org["id"]}
+            self.store.insert(self.collection("statuses"), status["id"], status)
+        for _ in range(3):
+            user = {"id": self.ids.prefixed("user"), "name": fake.name()}
+            user["email"] = f"{user['name'].lower().replace(' ', '.')}@{fake.domain_name()}"
+            self.store.insert(self.collection("users"), user["id"], user)
+        if count:
+            from mock_server.datagen import seed_close  # realistic leads, contacts, opportunities
+
+            seed_close(self, fake, count)
+
+    @property
+    def organization(self) -> dict:
+        return self.store.get(self.collection("organization"), "default")
+
+    def statuses(self) -> list[dict]:
+        return self.store.all(self.collection("statuses"))
+
+    def default_principal(self, credentials: dict) -> Principal:
+        first_user = self.store.query(self.collection("users"), Query(limit=1))[0][0]
+        return Principal(user=first_user, credentials=credentials)
+
+    def acting_user(self, principal: Principal) -> dict:
+        """The caller as a Close user; a keys-file user without an id gets a stable one."""
+        user = principal.user
+        if "id" in user:
+            return user
+        name = user.get("name") or user.get("email") or "API User"
+        return {"id": "user_" + token(self.seed, "keyed-user", hash(name) & 0xFFFFFFFF, 43), "name": name, **user}
+
+    # -- errors ------------------------------------------------------------------------------------
+    def error_reply(self, error: MockError, op) -> Reply:
+        if error.reason == "validation":
+            return Reply(400, {
+                "errors": [p.message for p in error.problems if not p.field],
+                "field-errors": {p.field: p.message for p in error.problems if p.field},
+            })
+        if error.reason == "malformed":
+            return Reply(400, {"errors": [error.message], "field-errors": {}})
+        if error.reason == "unauthorized":
+            return Reply(401, {"error": UNAUTHORIZED})
+        if error.reason == "not_found":
+            return Reply(404, {"error": f"Empty query: {error.resource} matching query does not exist."})
+        if error.reason == "no_route":
+            return Reply(404, {"error": NO_ROUTE})
+        return Reply(error.status, {"error": error.message})
+
+    # -- opportunities -----------------------------------------------------------------------------
+    def _find(self, kind: str, key, problems: list[Problem], field: str):
+        record = self.store.get(self.collection(kind), key) if isinstance(key, str) else None
+        if record is None:
+            problems.append(Problem(REFERENCE_FIELDS.get(field, field), "not_found", DOES_NOT_EXIST, key))
+        return record
+
+    def _opportunity(self, key: str) -> dict:
+        record = self.store.get(self.collection("opportunities"), key)
+        if record is None:
+            raise not_found("Opportunity")
+        return record
+
+    def _resolve(self, data: dict, current: dict | None) -> dict:
+        """Look up every referenced object; unknown references are a 400 naming the field."""
+        problems: list[Problem] = []
+        found = {}
+        if data.get("status_id") is not None:
+            found["status"] = self._find("statuses", data["status_id"], problems, "status_id")
+        elif current is None:
+            found["status"] = self.statuses()[0]  # the organization's default (first) status
+        if data.get("lead_id") is not None:
+            found["lead"] = self._find("leads", data["lead_id"], problems, "lead_id")
+        for field, kind in (("user_id", "users"), ("created_by", "users"), ("contact_id", "contacts")):
+            if data.get(field) is not None:
+                found[field] = self._find(kind, data[field], problems, field)
+        if problems:
+            raise validation_failed(problems)
+        return found
+
+    def _untitled_lead(self) -> dict:
+        lead = {"id": self.ids.prefixed("lead"), "display_name": "Untitled", "name": None, "contacts": []}
+        self.store.insert(self.collection("leads"), lead["id"], lead)
+        return lead
+
+    def _user(self, key, fallback: dict) -> dict:
+        return self.store.get(self.collection("users"), key) if key else fallback
+
+    def _compose(self, data: dict, current: dict | None, found: dict, actor: dict, now: datetime) -> dict:
+        """The full Opportunity as Close answers it: stored fields plus every derived field."""
+        record = dict(current or {})
+        record.update({k: v for k, v in data.items() if k.startswith("custom.")})
+        status = found.get("status") or self.store.get(self.collection("statuses"), record["status_id"])
+        lead = found.get("lead") or (self.store.get(self.collection("leads"), record["lead_id"]) if current else None)
+        if lead is None:
+            lead = self._untitled_lead()
+        user = found.get("user_id") or (self._user(record.get("user_id"), actor) if current else actor)
+        contact = found.get("contact_id") if "contact_id" in data else (
+            self.store.get(self.collection("contacts"), record.get("contact_id") or "") if current else None)
+        creator = found.get("created_by") or (self._user(record.get("created_by"), actor) if current else actor)
+        pipeline = self.store.get(self.collection("pipelines"), status["pipeline_id"])
+
+        def pick(name, default=None):
+            if name in data and data[name] is not None:
+                return data[name]
+            return record.get(name, default) if current else default
+
+        confidence = pick("confidence", 0)
+        period = pick("value_period", "one_time")
+        value = data["value"] if "value" in data else record.get("value")
+        status_changed = current is None or current["status_id"] != status["id"]
+        date_won = record.get("date_won")
+        if data.get("date_won"):
+            date_won = parse_datetime(data["date_won"]).date().isoformat()
+        elif status["type"] == "won" and status_changed and not date_won:
+            date_won = now.date().isoformat()  # set when it becomes won; kept if it moves back
+        date_lost = record.get("date_lost")
+        if status["type"] == "lost" and status_changed and not date_lost:
+            date_lost = close_datetime(now)
+        first_contact = (lead.get("contacts") or [None])[0]
+        record.update({
+            "id": record.get("id") or self.ids.prefixed("oppo"),
+            "organization_id": self.organization["id"],
+            "lead_id": lead["id"],
+            "lead_name": lead.get("display_name"),
+            "lead_primary_email": first_contact and first_contact.get("primary_email"),
+            "lead_primary_phone": first_contact and first_contact.get("phones"),
+            "contact_id": contact["id"] if contact else None,
+            "contact_name": contact["name"] if contact else None,
+            "status_id": status["id"],
+            "status_label": status["label"],
+            "status_type": status["type"],
+            "status_display_name": status["label"],
+            "pipeline_id": pipeline["id"] if pipeline else None,
+            "pipeline_name": pipeline["name"] if pipeline else None,
+            "user_id": user["id"],
+            "user_name": user.get("name"),
+            "created_by": record.get("created_by", creator["id"]) if current else creator["id"],
+            "created_by_name": record.get("created_by_name", creator.get("name")) if current else creator.get("name"),
+            "updated_by": actor["id"],
+            "updated_by_name": actor.get("name"),
+            "note": pick("note", None) if "note" not in data else data["note"],
+            "date_created": record.get("date_created") or (
+                close_datetime(parse_datetime(data["date_created"])) if data.get("date_created") else close_datetime(now)),
+            "date_updated": close_datetime(now),
+            "date_won": date_won,
+            "date_lost": date_lost,
+            "attachments": [
+                {"content_type": a.get("content_type", ""), "filename": a["filename"], "size": None,
+                 "thumbnail_url": None, "url": a["url"]} for a in (data.get("attachments") or [])
+            ] if "attachments" in data else record.get("attachments", []),
+            "comment_summary": None,
+            "integration_links": [],
+            "is_stalled": False,
+            "stall_status": None,
+            "suggested_action": None,
+            **value_fields(value, confidence, period),
+        })
+        return record
+
+    def _status_change(self, opp: dict, old: dict | None, new: dict, actor: dict, when: str) -> dict:
+        """The OpportunityStatusChange activity Close records when an opportunity changes status."""
+        activity = {
+            "_type": "OpportunityStatusChange",
+            "id": self.ids.prefixed("acti"),
+            "contact_id": opp.get("contact_id"),
+            "created_by": actor["id"], "created_by_name": actor.get("name"),
+            "updated_by": actor["id"], "updated_by_name": actor.get("name"),
+            "user_id": actor["id"], "user_name": actor.get("name"),
+            "date_created": when, "date_updated": when,
+            "lead_id": opp["lead_id"],
+            "new_status_id": new["id"], "new_status_label": new["label"], "new_status_type": new["type"],
+            "old_status_id": old["id"] if old else None,
+            "old_status_label": old["label"] if old else None,
+            "old_status_type": old["type"] if old else None,
+            "opportunity_id": opp["id"],
+            "opportunity_date_won": opp.get("date_won"),
+            "opportunity_value": opp.get("value"),
+            "opportunity_value_currency": opp.get("value_currency"),
+            "opportunity_value_formatted": opp.get("value_formatted"),
+            "organization_id": opp["organization_id"],
+        }
+        self.store.insert(self.collection("activities"), activity["id"], activity)
+        return activity
+
+    def save_opportunity(self, data: dict, actor: dict, current: dict | None = None) -> dict:
+        """Create or update, in one transaction: the record and, on a status change, its history."""
+        with self.store.transaction():
+            if current is not None:  # re-read inside the transaction: another worker may have written
+                current = self._opportunity(current["id"])
+            found = self._resolve(data, current)
+            now = self.store.now()
+            record = self._compose(data, current, found, actor, now)
+            if current is None:
+                self.store.insert(self.collection("opportunities"), record["id"], record)
+            else:
+                self.store.replace(self.collection("opportunities"), record["id"], record)
+            if current is None or current["status_id"] != record["status_id"]:
+                old = self.store.get(self.collection("statuses"), current["status_id"]) if current else None
+                new = self.store.get(self.collection("statuses"), record["status_id"])
+                self._status_change(record, old, new, actor, record["date_updated"])
+            return record
+
+    @operation("createOpportunity")
+    def create_opportunity(self, call: Call) -> Reply:
+        return Reply(200, self.save_opportunity(call.body, self.acting_user(call.principal)))
+
+    @operation("getOpportunity")
+    def get_opportunity(self, call: Call) -> Reply:
+        return Reply(200, self._opportunity(call.path["id"]))
+
+    @operation("updateOpportunity")
+    def update_opportunity(self, call: Call) -> Reply:
+        current = self._opportunity(call.path["id"])
+        return Reply(200, self.save_opportunity(call.body or {}, self.acting_user(call.principal), current))
+
+    @operation("deleteOpportunity")
+    def delete_opportunity(self, call: Call) -> Reply:
+        if not self.store.delete(self.collection("opportunities"), call.path["id"]):
+            raise not_found("Opportunity")
+        return Reply(200, {})
+
+    @operation("listOpportunities")
+    def list_opportunities(self, call: Call) -> Reply:
+        q = call.query
+        where = _filters(q, ("lead_id", "user_id", "status_id", "status_type", "status_label", "value_period"),
+                         ("date_created", "date_updated", "date_won"))
+        order = []
+        if q.get("_order_by"):
+            name = q["_order_by"]
+            order = [(name.lstrip("-"), name.startswith("-"))]
+        skip, limit = q.get("_skip", 0), q.get("_limit", 100)
+        rows, total = self.store.query(self.collection("opportunities"), Query(where, order, skip, limit))
+        if q.get("_fields"):
+            wanted = q["_fields"].split(",")
+            rows = [{k: r[k] for k in wanted if k in r} for r in rows]
+        return Reply(200, {"data": rows, "has_more": skip + len(rows) < total, "total_results": total})
+
+    # -- status changes ----------------------------------------------------------------------------
+    def _activity(self, key: str) -> dict:
+        record = self.store.get(self.collection("activities"), key)
+        if record is None:
+            raise not_found("Activity")
+        return record
+
+    @operation("listOpportunityStatusChanges")
+    def list_status_changes(self, call: Call) -> Reply:
+        q = call.query
+        where = _filters(q, ("lead_id", "opportunity_id", "user_id", "contact_id"), ("date_created",))
+        if q.get("id__in"):
+            where.append(("id", "in", q["id__in"].split(",")))
+        skip, limit = q.get("_skip", 0), q.get("_limit", 100)
+        rows, total = self.store.query(
+            self.collection("activities"), Query(where, [("date_created", True)], skip, limit))
+        return Reply(200, {"data": rows, "has_more": skip + len(rows) < total})
+
+    @operation("createOpportunityStatusChange")
+    def create_status_change(self, call: Call) -> Reply:
+        """An import of past history: recorded as sent, the opportunity itself does not change."""
+        data, problems = call.body, []
+        with self.store.transaction():
+            opp = self._find("opportunities", data["opportunity_id"], problems, "opportunity_id")
+            new = self._find("statuses", data["new_status_id"], problems, "new_status_id")
+            old = self._find("statuses", data["old_status_id"], problems, "old_status_id") \
+                if data.get("old_status_id") is not None else None
+            actor = self.acting_user(call.principal)
+            if data.get("user_id") is not None:
+                actor = self._find("users", data["user_id"], problems, "user_id") or actor
+            if problems:
+                raise validation_failed(problems)
+            when = close_datetime(parse_datetime(data["date_created"]) if data.get("date_created") else self.store.now())
+            return Reply(200, self._status_change(opp, old, new, actor, when))
+
+    @operation("getOpportunityStatusChange")
+    def get_status_change(self, call: Call) -> Reply:
+        return Reply(200, self._activity(call.path["id"]))
+
+    @operation("deleteOpportunityStatusChange")
+    def delete_status_change(self, call: Call) -> Reply:
+        if not self.store.delete(self.collection("activities"), call.path["id"]):
+            raise not_found("Activity")
+        return Reply(200, {})
+
+    @operation("listOpportunityStatuses")
+    def list_statuses(self, call: Call) -> Reply:
+        return Reply(200, {"data": self.statuses(), "has_more": False})
+
+
+def _filters(query: dict, exact: tuple[str, ...], dated: tuple[str, ...]) -> list[tuple]:
+    """Close's filter parameters → store conditions (`x`, `x__in`, `date__gt`, ...)."""
+    where = []
+    for name in exact:
+        if name in query:
+            where.append((name, "eq", query[name]))
+        if f"{name}__in" in query:
+            where.append((name, "in", query[f"{name}__in"].split(",")))
+    for name in dated:
+        for op in FILTER_OPERATORS:
+            value = query.get(f"{name}__{op}")
+            if value is None:
+                continue
+            if name == "date_won":  # a date field: compare dates
+                value = value[:10]
+            elif "T" in value:  # compare in Close's own UTC format, so string order is time order
+                value = close_datetime(parse_datetime(value))
+            where.append((name, op, value))
+    return where
