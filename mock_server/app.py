@@ -5,6 +5,7 @@ import json
 import os
 
 from flask import Flask, Response, request
+from werkzeug.exceptions import HTTPException
 
 from mock_server.auth import load_keys
 from mock_server.control import control_blueprint
@@ -62,6 +63,11 @@ def create_app(
         "seed": seed, "seed_data": seed_data,
     }
     app.register_blueprint(control_blueprint)
+
+    @app.errorhandler(HTTPException)
+    def control_error(error: HTTPException):
+        # Only /__mock/ paths reach Flask's URL map; even their errors are JSON, never HTML.
+        return Response(json.dumps({"error": error.description}), error.code, mimetype="application/json")
 
     @app.before_request
     def dispatch_vendor():

@@ -44,9 +44,3 @@ def records(collection: str):
     """Everything in one collection, e.g. /__mock/records/sprinthub.opportunities — handy where the
     vendor itself has no read endpoint (SprintHub)."""
     return jsonify(records=_state()["store"].all(collection))
-
-
-@control_blueprint.errorhandler(404)
-@control_blueprint.errorhandler(405)
-def control_error(error):
-    return jsonify(error=error.description), error.code

@@ -51,7 +51,8 @@ class Store(abc.ABC):
         """Store max(candidate, last + 1) as the clock and return it (microseconds since epoch)."""
 
     @abc.abstractmethod
-    def clear(self) -> None: ...
+    def clear(self) -> None:
+        """Remove every record and reset counters and clock (a reset replays the same seed)."""
 
     @abc.abstractmethod
     def collections(self) -> dict[str, int]:
@@ -60,9 +61,16 @@ class Store(abc.ABC):
     def transaction(self):
         return contextlib.nullcontext()
 
+    _pinned: datetime | None = None
+
+    def pin_clock(self, moment: datetime | None) -> None:
+        """Seeding sets the clock to generated dates so seeded data is the same every run;
+        None returns to wall-clock time."""
+        self._pinned = moment
+
     def now(self) -> datetime:
         """The current time, strictly increasing per store (two writes never share a timestamp)."""
-        wall = datetime.now(timezone.utc)
+        wall = self._pinned or datetime.now(timezone.utc)
         micros = int(wall.timestamp() * 1_000_000)
         value = self._advance_clock(micros)
         return datetime(1970, 1, 1, tzinfo=timezone.utc) + timedelta(microseconds=value)

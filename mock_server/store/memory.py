@@ -60,6 +60,7 @@ class MemoryStore(Store):
         with self._lock:
             self._data.clear()
             self._counters.clear()
+            self._clock = 0
 
     def collections(self):
         with self._lock:

@@ -35,8 +35,7 @@ class SqliteStore(Store):
     def __init__(self, path: str):
         self.path = path
         self._local = threading.local()
-        with self._write() as db:
-            db.executescript(SCHEMA)
+        self._db.executescript(SCHEMA)  # executescript manages its own transaction
 
     @property
     def _db(self) -> sqlite3.Connection:
@@ -151,7 +150,7 @@ class SqliteStore(Store):
     def clear(self):
         with self._write() as db:
             db.execute("DELETE FROM records")
-            db.execute("DELETE FROM counters WHERE name != '__clock__'")
+            db.execute("DELETE FROM counters")
 
     def collections(self):
         rows = self._db.execute("SELECT collection, COUNT(*) FROM records GROUP BY collection")

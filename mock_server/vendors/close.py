@@ -5,11 +5,10 @@ fields, and the status-change history it records when an opportunity moves.
 """
 from __future__ import annotations
 
-from datetime import datetime, timezone
-
-from faker import Faker
+from datetime import datetime, timedelta, timezone
 
 from mock_server.auth import Principal
+from mock_server.datagen import SEED_EPOCH, faker_for
 from mock_server.ids import token
 from mock_server.problems import MockError, Problem, not_found, validation_failed
 from mock_server.store import Query
@@ -75,8 +74,10 @@ class Close(Vendor):
 
     # -- world -------------------------------------------------------------------------------------
     def seed_world(self, count: int) -> None:
-        fake = Faker("en_US")
-        fake.seed_instance(self.seed)
+        """The organization, its pipeline and statuses, users, and `count` opportunities on
+        realistic leads, some moved to won/lost (so history exists). Same seed, same world."""
+        fake = faker_for("en_US", self.seed)
+        self.store.pin_clock(SEED_EPOCH)
         org = {"id": self.ids.prefixed("orga"), "name": fake.company()}
         self.store.insert(self.collection("organization"), "default", org)
         pipeline = {"id": self.ids.prefixed("pipe", 22), "name": "Sales", "organization_id": org["id"]}
@@ -85,14 +86,49 @@ class Close(Vendor):
             status = {"id": self.ids.prefixed("stat"), "label": label, "type": kind,
                       "pipeline_id": pipeline["id"], "organization_id": org["id"]}
             self.store.insert(self.collection("statuses"), status["id"], status)
+        users = []
         for _ in range(3):
-            user = {"id": self.ids.prefixed("user"), "name": fake.name()}
-            user["email"] = f"{user['name'].lower().replace(' ', '.')}@{fake.domain_name()}"
-            self.store.insert(self.collection("users"), user["id"], user)
-        if count:
-            from mock_server.datagen import seed_close  # realistic leads, contacts, opportunities
+            first, last = fake.first_name(), fake.last_name()
+            users.append({"id": self.ids.prefixed("user"), "name": f"{first} {last}",
+                          "email": f"{first}.{last}@{fake.domain_name()}".lower()})
+            self.store.insert(self.collection("users"), users[-1]["id"], users[-1])
+        leads = [self._seed_lead(fake) for _ in range(max(1, count // 2))] if count else []
+        statuses = self.statuses()
+        for _ in range(count):
+            when = fake.date_time_between(SEED_EPOCH, SEED_EPOCH + timedelta(days=300), tzinfo=timezone.utc)
+            self.store.pin_clock(when)
+            actor = fake.random_element(users)
+            lead = fake.random_element(leads)
+            opp = self.save_opportunity({
+                "lead_id": lead["id"],
+                "contact_id": lead["contacts"][0]["id"],
+                "user_id": actor["id"],
+                "value": fake.random_int(5, 2000) * 1000,
+                "value_period": fake.random_element(("one_time", "one_time", "monthly", "annual")),
+                "confidence": fake.random_element((10, 25, 50, 75, 90)),
+                "note": fake.sentence(nb_words=8),
+            }, actor)
+            if fake.boolean(chance_of_getting_true=40):  # some deals close, and leave history
+                self.store.pin_clock(when + timedelta(days=fake.random_int(1, 60)))
+                self.save_opportunity({"status_id": fake.random_element(statuses[1:])["id"]}, actor, opp)
+        self.store.pin_clock(None)
 
-            seed_close(self, fake, count)
+    def _seed_lead(self, fake) -> dict:
+        company = fake.company()
+        lead = {"id": self.ids.prefixed("lead"), "display_name": company, "name": company, "contacts": []}
+        for _ in range(fake.random_int(1, 2)):
+            phone = fake.numerify("+1415555####")
+            name = fake.name()
+            contact = {
+                "id": self.ids.prefixed("cont"), "lead_id": lead["id"], "name": name,
+                "primary_email": {"email": fake.company_email(), "is_unsubscribed": False, "type": "office"},
+                "phones": [{"phone": phone, "phone_formatted": f"+1 415-555-{phone[-4:]}", "type": "office",
+                            "country": "US"}],
+            }
+            self.store.insert(self.collection("contacts"), contact["id"], contact)
+            lead["contacts"].append(contact)
+        self.store.insert(self.collection("leads"), lead["id"], lead)
+        return lead
 
     @property
     def organization(self) -> dict:

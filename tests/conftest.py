@@ -1,0 +1,37 @@
+"""Shared fixtures: every vendor test runs against both stores (memory and SQLite)."""
+from __future__ import annotations
+
+import base64
+
+import pytest
+
+from mock_server import create_app
+
+
+def basic(username: str, password: str = "") -> dict:
+    raw = f"{username}:{password}".encode()
+    return {"Authorization": "Basic " + base64.b64encode(raw).decode()}
+
+
+def bearer(token: str) -> dict:
+    return {"Authorization": f"Bearer {token}"}
+
+
+CLOSE_AUTH = basic("api_test_key")
+NEXUDUS_AUTH = bearer("nexudus-test-token")
+SPRINTHUB_AUTH = {**bearer("sprinthub-test-token"), "apitoken": "sprinthub-api-token"}
+
+
+@pytest.fixture(params=["memory", "sqlite"])
+def store_url(request, tmp_path) -> str:
+    return "memory" if request.param == "memory" else f"sqlite:{tmp_path / 'mock.db'}"
+
+
+@pytest.fixture
+def make_client(store_url):
+    """make_client("close", seed_data=5, keys={...}) → a Flask test client on a fresh store."""
+
+    def make(vendor: str = "all", **options):
+        return create_app(vendor, store=store_url, **options).test_client()
+
+    return make
