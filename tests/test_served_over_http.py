@@ -1,0 +1,91 @@
+"""A real socket: `crm-mock serve` in a subprocess, driven by the vendor's own Python client."""
+from __future__ import annotations
+
+import os
+import socket
+import subprocess
+import sys
+import time
+import urllib.request
+
+import pytest
+from closeio_api import API, APIError
+
+from tests.conftest import NEXUDUS_AUTH
+
+
+def free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return sock.getsockname()[1]
+
+
+def start(*args: str) -> tuple[subprocess.Popen, int]:
+    port = free_port()
+    process = subprocess.Popen(
+        [sys.executable, "-m", "mock_server.cli", "serve", "--port", str(port), *args],
+        stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, env={**os.environ, "PYTHONUNBUFFERED": "1"},
+    )
+    deadline = time.monotonic() + 20
+    while time.monotonic() < deadline:
+        try:
+            with urllib.request.urlopen(f"http://127.0.0.1:{port}/__mock/health", timeout=1):
+                return process, port
+        except OSError:
+            if process.poll() is not None:
+                raise RuntimeError(process.stderr.read().decode())
+            time.sleep(0.05)
+    process.kill()
+    raise RuntimeError("crm-mock serve did not answer within 20 s")
+
+
+@pytest.fixture(scope="module")
+def close_server():
+    process, port = start("--vendor", "close")
+    yield port
+    process.terminate()
+    process.wait(timeout=10)
+
+
+def test_official_close_client_round_trip(close_server):
+    api = API(f"http://127.0.0.1:{close_server}/api/v1/", api_key="api_key_from_the_client")
+    statuses = {s["type"]: s for s in api.get("status/opportunity")["data"]}
+    opp = api.post("opportunity", data={"note": "i hope this deal closes...", "confidence": 75,
+                                         "value": 500, "value_period": "monthly"})
+    assert opp["value_formatted"] == "$5 monthly"
+    assert api.get(f"opportunity/{opp['id']}") == opp
+    assert opp["id"] in [o["id"] for o in api.get("opportunity", params={"_limit": 10})["data"]]
+    won = api.put(f"opportunity/{opp['id']}", data={"status_id": statuses["won"]["id"]})
+    assert won["status_type"] == "won" and won["date_won"]
+    history = api.get("activity/status_change/opportunity", params={"opportunity_id": opp["id"]})["data"]
+    assert history[0]["new_status_type"] == "won" and history[0]["old_status_type"] == "active"
+    assert api.delete(f"opportunity/{opp['id']}") == {}
+    with pytest.raises(APIError) as missing:
+        api.get(f"opportunity/{opp['id']}")
+    assert missing.value.response.status_code == 404
+
+
+def test_official_client_reads_field_errors(close_server):
+    from closeio_api import ValidationError
+
+    api = API(f"http://127.0.0.1:{close_server}/api/v1/", api_key="k")
+    with pytest.raises(ValidationError) as invalid:
+        api.post("opportunity", data={"value": "abc"})
+    assert invalid.value.field_errors == {"value": "Must be an integer."}
+
+
+def test_all_vendors_behind_prefixes_with_two_workers(tmp_path):
+    process, port = start("--workers", "2", "--store", f"sqlite:{tmp_path / 'shared.db'}")
+    try:
+        base = f"http://127.0.0.1:{port}"
+        api = API(f"{base}/close/api/v1/", api_key="k")
+        made = [api.post("opportunity", data={"value": n}) for n in range(20)]
+        listed = api.get("opportunity", params={"_limit": 100})
+        assert listed["total_results"] == 20  # every worker sees every write, none lost
+        assert {o["id"] for o in listed["data"]} == {o["id"] for o in made}
+        request = urllib.request.Request(f"{base}/nexudus/api/crm/crmboardcolumns", headers=NEXUDUS_AUTH)
+        with urllib.request.urlopen(request, timeout=5) as response:
+            assert response.status == 200
+    finally:
+        process.terminate()
+        process.wait(timeout=10)
