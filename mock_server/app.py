@@ -44,6 +44,8 @@ def create_app(
     app = Flask("crm_mock")
     app.config["MAX_CONTENT_LENGTH"] = MAX_BODY_BYTES
     vendors = {n: VENDOR_CLASSES[n](load_spec(n), store, seed) for n in names}
+    for n, v in vendors.items():
+        v.key_entries = key_entries.get(n, [])
     mounts = [
         VendorMount(v, f"/{n}" if vendor == "all" else "", key_entries.get(n, []), journal, strict)
         for n, v in vendors.items()

@@ -67,5 +67,54 @@ def specs(vendor):
     console.print(table)
 
 
+@main.command()
+@click.argument("vendor", required=False, type=click.Choice(VENDORS))
+@click.argument("resource", required=False)
+@click.option("--count", default=10, show_default=True, type=click.IntRange(1), help="Records (opportunities) to make.")
+@click.option("--seed", default=0, show_default=True, type=int, help="Same seed, byte-identical output.")
+@click.option("--format", "fmt", default="json", show_default=True, type=click.Choice(["json", "jsonl"]))
+@click.option("--out", type=click.Path(dir_okay=False, writable=True), help="Write here instead of stdout.")
+@click.option("--list", "list_only", is_flag=True, help="Show what can be generated.")
+def fixtures(vendor, resource, count, seed, fmt, out, list_only):
+    """Print realistic, schema-valid, seeded records, e.g. `crm-mock fixtures close opportunity --count 100`.
+
+    RESOURCE `all` prints every resource of the vendor from one world, so references resolve."""
+    import json
+
+    from rich.progress import Progress
+
+    from mock_server.datagen import fixture_resources, generate
+
+    if list_only or not vendor:
+        table = Table(title="crm-mock fixtures: VENDOR RESOURCE")
+        for column in ("vendor", "resource", "spec schema"):
+            table.add_column(column)
+        for name in VENDORS:
+            for res, (_collection, schema) in fixture_resources(name).items():
+                table.add_row(name, res, f"specs/{name}.yaml#/components/schemas/{schema}")
+            table.add_row(name, "all", "every resource above, from one world")
+        Console(stderr=not list_only).print(table)
+        if not list_only:
+            raise click.UsageError("name a VENDOR and RESOURCE (see the table above)")
+        return
+    choices = [*fixture_resources(vendor), "all"]
+    if resource not in choices:
+        raise click.BadParameter(f"choose from {', '.join(choices)}", param_hint="RESOURCE")
+    with Progress(console=Console(stderr=True), transient=True, disable=count < 5000) as bar:
+        task = bar.add_task(f"{vendor} {resource}", total=count)
+        records = generate(vendor, resource, count, seed, progress=lambda done, total: bar.update(task, completed=done))
+    if fmt == "json":
+        text = json.dumps(records if resource == "all" else records[resource], ensure_ascii=False, indent=2) + "\n"
+    else:
+        text = "".join(
+            json.dumps({"resource": name, "record": r} if resource == "all" else r, ensure_ascii=False) + "\n"
+            for name, rows in records.items() for r in rows)
+    if out:
+        with open(out, "w", encoding="utf-8") as fh:
+            fh.write(text)
+    else:
+        click.echo(text, nl=False)
+
+
 if __name__ == "__main__":
     sys.exit(main())

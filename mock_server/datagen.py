@@ -17,3 +17,38 @@ def faker_for(locale: str, seed: int) -> Faker:
     fake = Faker(locale)
     fake.seed_instance(seed)
     return fake
+
+
+def build_world(vendor_name: str, count: int, seed: int, progress=None):
+    """A vendor's seeded world in a private in-memory store, built by the vendor's own code."""
+    from mock_server.spec import load_spec
+    from mock_server.store import MemoryStore
+    from mock_server.vendors import VENDOR_CLASSES
+
+    vendor = VENDOR_CLASSES[vendor_name](load_spec(vendor_name), MemoryStore(), seed)
+    vendor.progress = progress or (lambda done, total: None)
+    vendor.seed_world(count)
+    return vendor
+
+
+def fixture_resources(vendor_name: str) -> dict[str, tuple[str, str]]:
+    """resource name → (store collection, spec schema component), as the vendor declares them."""
+    from mock_server.vendors import VENDOR_CLASSES
+
+    return VENDOR_CLASSES[vendor_name].FIXTURES
+
+
+def generate(vendor_name: str, resource: str, count: int, seed: int, progress=None) -> dict[str, list[dict]]:
+    """{resource: records} — one resource, or every resource of the vendor when `resource` is "all".
+    A single resource is capped at `count` records; "all" keeps every related record, so each
+    reference in the output points at a record in the same output."""
+    resources = fixture_resources(vendor_name)
+    if resource != "all" and resource not in resources:
+        raise KeyError(resource)
+    vendor = build_world(vendor_name, count, seed, progress)
+    wanted = resources if resource == "all" else {resource: resources[resource]}
+    out = {}
+    for name, (collection, _schema) in wanted.items():
+        rows = vendor.store.all(vendor.collection(collection))
+        out[name] = rows if resource == "all" else rows[:count]
+    return out

@@ -46,12 +46,18 @@ class Vendor:
 
     name: str = ""
     reject_unknown_query: bool = False  # Close answers 400 to query parameters it does not know
+    # `crm-mock fixtures` resources: name → (store collection, spec schema component)
+    FIXTURES: dict[str, tuple[str, str]] = {}
 
     def __init__(self, spec: Spec, store: Store, seed: int = 0):
         self.spec = spec
         self.store = store
         self.seed = seed
         self.ids = IdMinter(store, seed)
+        self.key_entries: list[dict] = []  # the keys file's entries for this vendor, if any
+
+    def progress(self, done: int, total: int) -> None:
+        """Called by seed_world as records are made; `crm-mock fixtures` shows it as a bar."""
 
     def collection(self, name: str) -> str:
         """Collections are namespaced per vendor, so vendors can share one store."""

@@ -71,6 +71,11 @@ def value_fields(value: int | None, confidence: int, period: str) -> dict:
 class Close(Vendor):
     name = "close"
     reject_unknown_query = True
+    FIXTURES = {
+        "opportunity": ("opportunities", "Opportunity"),
+        "status_change": ("activities", "OpportunityStatusChange"),
+        "status": ("statuses", "OpportunityStatus"),
+    }
 
     # -- world -------------------------------------------------------------------------------------
     def seed_world(self, count: int) -> None:
@@ -92,25 +97,30 @@ class Close(Vendor):
             users.append({"id": self.ids.prefixed("user"), "name": f"{first} {last}",
                           "email": f"{first}.{last}@{fake.domain_name()}".lower()})
             self.store.insert(self.collection("users"), users[-1]["id"], users[-1])
-        leads = [self._seed_lead(fake) for _ in range(max(1, count // 2))] if count else []
+        # Leads carry several opportunities each in a large world; Faker is the costly part.
+        leads = [self._seed_lead(fake) for _ in range(max(1, min(count // 2, 1000)))] if count else []
+        pick = fake.random.choice  # plain uniform choice: Faker's random_element weighs and is slow
         statuses = self.statuses()
-        for _ in range(count):
+        for done in range(count):
+            if done % 1000 == 0:
+                self.progress(done, count)
             when = fake.date_time_between(SEED_EPOCH, SEED_EPOCH + timedelta(days=300), tzinfo=timezone.utc)
             self.store.pin_clock(when)
-            actor = fake.random_element(users)
-            lead = fake.random_element(leads)
+            actor = pick(users)
+            lead = pick(leads)
             opp = self.save_opportunity({
                 "lead_id": lead["id"],
                 "contact_id": lead["contacts"][0]["id"],
                 "user_id": actor["id"],
                 "value": fake.random_int(5, 2000) * 1000,
-                "value_period": fake.random_element(("one_time", "one_time", "monthly", "annual")),
-                "confidence": fake.random_element((10, 25, 50, 75, 90)),
+                "value_period": pick(("one_time", "one_time", "monthly", "annual")),
+                "confidence": pick((10, 25, 50, 75, 90)),
                 "note": fake.sentence(nb_words=8),
             }, actor)
             if fake.boolean(chance_of_getting_true=40):  # some deals close, and leave history
                 self.store.pin_clock(when + timedelta(days=fake.random_int(1, 60)))
-                self.save_opportunity({"status_id": fake.random_element(statuses[1:])["id"]}, actor, opp)
+                self.save_opportunity({"status_id": pick(statuses[1:])["id"]}, actor, opp)
+        self.progress(count, count)
         self.store.pin_clock(None)
 
     def _seed_lead(self, fake) -> dict:
