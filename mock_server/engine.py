@@ -8,7 +8,7 @@ from __future__ import annotations
 import json
 import logging
 
-from flask import Request, Response
+from werkzeug import Request, Response
 from werkzeug.exceptions import RequestEntityTooLarge
 
 from mock_server.auth import Authenticator

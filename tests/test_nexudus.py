@@ -302,6 +302,9 @@ def test_issued_token_is_accepted_and_refreshes(nexudus):
     listing(nexudus, auth=bearer(renewed["access_token"]))
     reused = nexudus.post(TOKEN, data={"grant_type": "refresh_token", "refresh_token": issued["refresh_token"]})
     assert rejected(reused, "issueToken", 400)["error"] == "invalid_grant"
+    other_client = nexudus.post(TOKEN, data={"grant_type": "refresh_token", "refresh_token": renewed["refresh_token"]},
+                                headers={"client_id": "someone-else"})  # the client_id defaults to the username
+    assert rejected(other_client, "issueToken", 400)["error"] == "invalid_grant"
 
 
 @pytest.mark.parametrize(("send", "error"), [

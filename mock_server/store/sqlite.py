@@ -14,9 +14,8 @@ from mock_server.store.base import Query, Store
 
 SCHEMA = """
 CREATE TABLE IF NOT EXISTS records (
-    collection TEXT NOT NULL, key TEXT NOT NULL, seq INTEGER NOT NULL, data TEXT NOT NULL,
-    PRIMARY KEY (collection, key));
-CREATE INDEX IF NOT EXISTS records_seq ON records (collection, seq);
+    seq INTEGER PRIMARY KEY, collection TEXT NOT NULL, key TEXT NOT NULL, data TEXT NOT NULL);
+CREATE UNIQUE INDEX IF NOT EXISTS records_key ON records (collection, key);
 CREATE TABLE IF NOT EXISTS counters (name TEXT PRIMARY KEY, value INTEGER NOT NULL);
 """
 SQL_OPERATORS = {"eq": "=", "gt": ">", "gte": ">=", "lt": "<", "lte": "<="}
@@ -75,13 +74,10 @@ class SqliteStore(Store):
         return self._write()
 
     def insert(self, collection, key, record):
-        with self._write() as db:
-            seq = db.execute(
-                "SELECT COALESCE(MAX(seq), 0) + 1 FROM records WHERE collection = ?", (collection,)
-            ).fetchone()[0]
+        with self._write() as db:  # seq is the rowid: insertion order across all collections
             db.execute(
-                "INSERT INTO records (collection, key, seq, data) VALUES (?, ?, ?, ?)",
-                (collection, _key(key), seq, json.dumps(record)),
+                "INSERT INTO records (collection, key, data) VALUES (?, ?, ?)",
+                (collection, _key(key), json.dumps(record)),
             )
 
     def get(self, collection, key):
@@ -131,21 +127,19 @@ class SqliteStore(Store):
 
     def next_value(self, counter):
         with self._write() as db:
-            db.execute(
+            return db.execute(
                 "INSERT INTO counters (name, value) VALUES (?, 1) "
-                "ON CONFLICT(name) DO UPDATE SET value = value + 1",
+                "ON CONFLICT(name) DO UPDATE SET value = value + 1 RETURNING value",
                 (counter,),
-            )
-            return db.execute("SELECT value FROM counters WHERE name = ?", (counter,)).fetchone()[0]
+            ).fetchone()[0]
 
     def _advance_clock(self, candidate_us):
         with self._write() as db:
-            db.execute(
+            return db.execute(
                 "INSERT INTO counters (name, value) VALUES ('__clock__', ?) "
-                "ON CONFLICT(name) DO UPDATE SET value = MAX(excluded.value, value + 1)",
+                "ON CONFLICT(name) DO UPDATE SET value = MAX(excluded.value, value + 1) RETURNING value",
                 (candidate_us,),
-            )
-            return db.execute("SELECT value FROM counters WHERE name = '__clock__'").fetchone()[0]
+            ).fetchone()[0]
 
     def clear(self):
         with self._write() as db:

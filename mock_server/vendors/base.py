@@ -55,6 +55,26 @@ class Vendor:
         self.seed = seed
         self.ids = IdMinter(store, seed)
         self.key_entries: list[dict] = []  # the keys file's entries for this vendor, if any
+        self._static: dict[str, dict] = {}
+
+    # Collections only seeding writes (statuses, users, board columns, ...). They are read from the
+    # store once per process: every worker seeds the same world from the same seed, so a reset
+    # in one worker leaves the others' copies correct.
+    STATIC_COLLECTIONS: frozenset[str] = frozenset()
+
+    def static(self, kind: str) -> dict:
+        """{id: record} of a static collection, in insertion order."""
+        cache = self._static.get(kind)
+        if cache is None:
+            rows = self.store.all(self.collection(kind))
+            cache = self._static[kind] = {r.get("id", r.get("Id")): r for r in rows}
+        return cache
+
+    def lookup(self, kind: str, key):
+        """A record by id; static collections come from the per-process copy."""
+        if kind in self.STATIC_COLLECTIONS:
+            return self.static(kind).get(key)
+        return self.store.get(self.collection(kind), key)
 
     def progress(self, done: int, total: int) -> None:
         """Called by seed_world as records are made; `crm-mock fixtures` shows it as a bar."""
@@ -65,10 +85,10 @@ class Vendor:
 
     def handlers(self) -> dict[str, Callable[[Call], Reply]]:
         found = {}
-        for attr in dir(type(self)):
-            fn = getattr(self, attr)
-            if callable(fn) and hasattr(fn, "operation_id"):
-                found[fn.operation_id] = fn
+        for cls in reversed(type(self).__mro__):  # class attributes only: properties stay unevaluated
+            for attr, fn in vars(cls).items():
+                if callable(fn) and hasattr(fn, "operation_id"):
+                    found[fn.operation_id] = getattr(self, attr)
         missing = {op.operation_id for op in self.spec.operations} - set(found)
         if missing:
             raise RuntimeError(f"{self.name}: no handler for {sorted(missing)}")

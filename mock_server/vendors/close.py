@@ -76,15 +76,17 @@ class Close(Vendor):
         "status_change": ("activities", "OpportunityStatusChange"),
         "status": ("statuses", "OpportunityStatus"),
     }
+    STATIC_COLLECTIONS = frozenset({"organization", "pipelines", "statuses", "users"})
 
     # -- world -------------------------------------------------------------------------------------
     def seed_world(self, count: int) -> None:
         """The organization, its pipeline and statuses, users, and `count` opportunities on
         realistic leads, some moved to won/lost (so history exists). Same seed, same world."""
         fake = faker_for("en_US", self.seed)
+        self._static.clear()
         self.store.pin_clock(SEED_EPOCH)
         org = {"id": self.ids.prefixed("orga"), "name": fake.company()}
-        self.store.insert(self.collection("organization"), "default", org)
+        self.store.insert(self.collection("organization"), org["id"], org)
         pipeline = {"id": self.ids.prefixed("pipe", 22), "name": "Sales", "organization_id": org["id"]}
         self.store.insert(self.collection("pipelines"), pipeline["id"], pipeline)
         for label, kind in DEFAULT_STATUSES:
@@ -142,13 +144,13 @@ class Close(Vendor):
 
     @property
     def organization(self) -> dict:
-        return self.store.get(self.collection("organization"), "default")
+        return next(iter(self.static("organization").values()))
 
     def statuses(self) -> list[dict]:
-        return self.store.all(self.collection("statuses"))
+        return list(self.static("statuses").values())
 
     def default_principal(self, credentials: dict) -> Principal:
-        first_user = self.store.query(self.collection("users"), Query(limit=1))[0][0]
+        first_user = next(iter(self.static("users").values()))
         return Principal(user=first_user, credentials=credentials)
 
     def acting_user(self, principal: Principal) -> dict:
@@ -178,7 +180,7 @@ class Close(Vendor):
 
     # -- opportunities -----------------------------------------------------------------------------
     def _find(self, kind: str, key, problems: list[Problem], field: str):
-        record = self.store.get(self.collection(kind), key) if isinstance(key, str) else None
+        record = self.lookup(kind, key) if isinstance(key, str) else None
         if record is None:
             problems.append(Problem(REFERENCE_FIELDS.get(field, field), "not_found", DOES_NOT_EXIST, key))
         return record
@@ -212,13 +214,13 @@ class Close(Vendor):
         return lead
 
     def _user(self, key, fallback: dict) -> dict:
-        return self.store.get(self.collection("users"), key) if key else fallback
+        return self.lookup("users", key) if key else fallback
 
     def _compose(self, data: dict, current: dict | None, found: dict, actor: dict, now: datetime) -> dict:
         """The full Opportunity as Close answers it: stored fields plus every derived field."""
         record = dict(current or {})
         record.update({k: v for k, v in data.items() if k.startswith("custom.")})
-        status = found.get("status") or self.store.get(self.collection("statuses"), record["status_id"])
+        status = found.get("status") or self.lookup("statuses", record["status_id"])
         lead = found.get("lead") or (self.store.get(self.collection("leads"), record["lead_id"]) if current else None)
         if lead is None:
             lead = self._untitled_lead()
@@ -226,7 +228,7 @@ class Close(Vendor):
         contact = found.get("contact_id") if "contact_id" in data else (
             self.store.get(self.collection("contacts"), record.get("contact_id") or "") if current else None)
         creator = found.get("created_by") or (self._user(record.get("created_by"), actor) if current else actor)
-        pipeline = self.store.get(self.collection("pipelines"), status["pipeline_id"])
+        pipeline = self.lookup("pipelines", status["pipeline_id"])
 
         def pick(name, default=None):
             if name in data and data[name] is not None:
@@ -324,8 +326,8 @@ class Close(Vendor):
             else:
                 self.store.replace(self.collection("opportunities"), record["id"], record)
             if current is None or current["status_id"] != record["status_id"]:
-                old = self.store.get(self.collection("statuses"), current["status_id"]) if current else None
-                new = self.store.get(self.collection("statuses"), record["status_id"])
+                old = self.lookup("statuses", current["status_id"]) if current else None
+                new = self.lookup("statuses", record["status_id"])
                 self._status_change(record, old, new, actor, record["date_updated"])
             return record
 

@@ -72,6 +72,11 @@ def oauth_error(kind: str, description: str) -> MockError:
     return MockError(400, kind, description)
 
 
+def principal_of(user: dict, roles, credentials: dict | None = None) -> Principal:
+    """A principal from a stored token or keys-file entry; roles None means a full administrator."""
+    return Principal(user=dict(user), roles=None if roles is None else frozenset(roles), credentials=credentials or {})
+
+
 class Nexudus(Vendor):
     name = "nexudus"
 
@@ -91,9 +96,9 @@ class Nexudus(Vendor):
             opportunities = [self._seed_opportunity(fake) for _ in range(3)]
             moves = self._seed_moves(fake, count, columns, users + [None], opportunities)
             # Ids in time order, as Nexudus writes one history entry per move as it happens.
-            for body, found, when, user in sorted(moves, key=lambda move: move[2]):
-                by = user["Email"] if user else None
-                entry = self._entry(body, found, when, by, created=when)
+            for body, found in sorted(moves, key=lambda move: move[0]["ToTime"]):
+                user = found["UserId"]
+                entry = self._entry(body, found, body["ToTime"], user and user["Email"])
                 self.store.insert(self.collection("crmopportunityhistories"), entry["Id"], entry)
 
     def _next_id(self, kind: str) -> int:
@@ -147,7 +152,7 @@ class Nexudus(Vendor):
                 user = fake.random_element(movers)
                 body["UserId"] = user and user["Id"]
                 found = {"NewCrmBoardColumnId": column, "OldCrmBoardColumnId": previous, "UserId": user}
-                moves.append((body, found, body["ToTime"], user))
+                moves.append((body, found))
                 previous, entered = column, when
                 when += timedelta(hours=fake.random_int(4, 24 * 10), minutes=fake.random_int(0, 59))
         return moves
@@ -228,9 +233,7 @@ class Nexudus(Vendor):
         issued = self.store.get(self.collection("tokens"), value)
         if issued is None:
             return None
-        roles = issued["roles"]
-        return Principal(user=issued["user"], roles=None if roles is None else frozenset(roles),
-                         credentials={scheme: value})
+        return principal_of(issued["user"], issued["roles"], {scheme: value})
 
     def _password_principal(self, username: str, password: str) -> Principal | None:
         """Zero config accepts any user name and password; a keys file only its BasicAuth pairs."""
@@ -239,8 +242,7 @@ class Nexudus(Vendor):
         pair = f"{username}:{password}"
         for entry in self.key_entries:
             if entry.get("credentials", {}).get("BasicAuth") == pair:
-                roles = entry.get("roles")
-                return Principal(user=dict(entry.get("user", {})), roles=None if roles is None else frozenset(roles))
+                return principal_of(entry.get("user", {}), entry.get("roles"))
         return None
 
     def _grant(self, principal: Principal, client_id: str) -> Reply:
@@ -281,9 +283,7 @@ class Nexudus(Vendor):
             if issued is None or (client_id and client_id != issued["client_id"]):
                 raise oauth_error("invalid_grant", "The refresh token is invalid or was issued to another client.")
             self.store.delete(self.collection("tokens"), issued["access_token"])
-            roles = issued["roles"]
-            principal = Principal(user=issued["user"], roles=None if roles is None else frozenset(roles))
-            return self._grant(principal, issued["client_id"])
+            return self._grant(principal_of(issued["user"], issued["roles"]), issued["client_id"])
 
     # -- opportunity history -----------------------------------------------------------------------
     def _history(self, key: int) -> dict:
@@ -306,14 +306,13 @@ class Nexudus(Vendor):
             raise validation_failed(problems)
         return found
 
-    def _entry(self, body: dict, found: dict, when: str, by: str | None, created: str | None = None,
-               current: dict | None = None) -> dict:
+    def _entry(self, body: dict, found: dict, when: str, by: str | None, current: dict | None = None) -> dict:
         """The stored record: the body's writable fields (absent ones null) plus the resolved names."""
         old, new, user = found.get("OldCrmBoardColumnId"), found["NewCrmBoardColumnId"], found.get("UserId")
         kept = current or {
             "Id": self._next_id("crmopportunityhistories"),
             "UniqueId": self.ids.guid(self.collection("crmopportunityhistories")),
-            "CreatedOn": created or when, "SystemId": None,
+            "CreatedOn": when, "SystemId": None,
         }
         return {  # keys in the spec's order
             "Id": kept["Id"], "UniqueId": kept["UniqueId"], "CreatedOn": kept["CreatedOn"],
@@ -336,7 +335,7 @@ class Nexudus(Vendor):
         """Create, or update the whole record named by the body's Id, in one transaction."""
         body, by = call.body, self.actor_email(call.principal)
         with self.store.transaction():
-            current = self._history(body["Id"]) if update else None  # re-read: another worker may write
+            current = self._history(body["Id"]) if update else None  # read inside: workers share SQLite
             found = self._references(body)
             when = nexudus_datetime(self.store.now())
             record = self._entry(body, found, when, by, current=current)

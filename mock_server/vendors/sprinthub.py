@@ -15,7 +15,7 @@ from datetime import datetime, timedelta, timezone
 from faker import Faker
 
 from mock_server.auth import Principal
-from mock_server.problems import MockError, Problem, not_found, validation_failed
+from mock_server.problems import MockError, Problem, validation_failed
 from mock_server.store import Query
 from mock_server.vendors.base import Call, Reply, Vendor, operation
 
@@ -41,6 +41,7 @@ INDUSTRIES = ("Tecnologia", "Varejo", "Alimentação", "Saúde", "Educação", "
 CHANNELS = ("Site", "Indicação", "Instagram", "Google Ads", "Evento")
 DEPARTMENTS = ("Comercial", "Financeiro", "TI", "Marketing", "Diretoria")
 PAINS = ("Processo de vendas manual", "Baixa conversão de leads", "Falta de visibilidade do funil")
+AREA_CODES = (11, 19, 21, 31, 41, 47, 48, 51, 61, 62, 71, 81, 85, 91)  # Brazilian DDDs
 PRODUCTS = ("Implantação CRM", "Licença anual", "Consultoria", "Treinamento", "Integração WhatsApp")
 
 
@@ -113,7 +114,7 @@ class SprintHub(Vendor):
         fake = Faker("pt_BR")
         fake.seed_instance(self.seed)
         instance = ascii_slug(fake.last_name()) or "demo"  # the instance the seeded leads live in
-        users = [self._seed_user(fake) for _ in range(WORLD_SIZE["users"])]
+        users = [self._seed_user(fake, instance) for _ in range(WORLD_SIZE["users"])]
         funnel = self._seed_funnel()
         companies = [self._seed_company(fake, users) for _ in range(WORLD_SIZE["companies"])]
         for n in range(WORLD_SIZE["leads"]):
@@ -130,9 +131,9 @@ class SprintHub(Vendor):
         self.store.insert(self.collection(kind), record["id"], record)
         return record
 
-    def _seed_user(self, fake: Faker) -> dict:
+    def _seed_user(self, fake: Faker, instance: str) -> dict:
         first, last = fake.first_name(), fake.last_name()
-        email = f"{ascii_slug(first)}.{ascii_slug(last)}@{fake.domain_name()}"
+        email = f"{ascii_slug(first)}.{ascii_slug(last)}@{instance}.com.br"
         return self._insert("users", {"id": self._next_id("users"), "name": f"{first} {last}", "email": email})
 
     def _seed_funnel(self) -> dict:
@@ -214,7 +215,7 @@ class SprintHub(Vendor):
             "updatedByName": None,
             "updatedDate": None,
             "utmTags": [],
-            "whatsapp": f"+55{fake.random_int(11, 99)}9{fake.numerify('########')}",
+            "whatsapp": f"+55{fake.random_element(AREA_CODES)}9{fake.numerify('########')}",
             "zipcode": fake.postcode(),
             "cargo": fake.job(),
             "departamento": fake.random_element((*DEPARTMENTS, None)),
@@ -286,10 +287,12 @@ class SprintHub(Vendor):
         return funnel
 
     def _opportunity(self, key: int, funnel_id: int) -> dict:
-        """The opportunity addressed by ID *in this funnel* (the URL names both)."""
+        """The opportunity addressed by ID *in this funnel* (the URL names both). Unknown is a 400, as
+        a Problem so that /__mock/requests says why behind the update's bare "Invalid request"."""
         record = self.store.get(self.collection("opportunities"), key)
         if record is None or record["funnel_id"] != funnel_id:
-            raise not_found("Opportunity", f"Opportunity {key} does not exist in funnel {funnel_id}.")
+            message = f"Opportunity {key} does not exist in funnel {funnel_id}."
+            raise validation_failed([Problem("opportunityId", "not_found", message, key)])
         return record
 
     def _check_references(self, data: dict, funnel: dict, actor_id: int) -> dict | None:

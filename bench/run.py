@@ -1,0 +1,316 @@
+"""`make bench`: crm-mock against Stoplight Prism, same machine, same specs, same load, one run.
+
+Both servers validate requests. wrk drives each scenario against A then B then A then B (so drift
+in the machine hits both), after a warm-up; the table reports the mean of the rounds and the
+ratio crm-mock / Prism. Every process started here is stopped here, by PID.
+"""
+from __future__ import annotations
+
+import argparse
+import base64
+import json
+import os
+import platform
+import re
+import shutil
+import signal
+import socket
+import subprocess
+import sys
+import tempfile
+import time
+import urllib.error
+import urllib.request
+from dataclasses import dataclass, field
+from datetime import datetime, timezone
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent.parent
+BENCH = ROOT / "bench"
+PRISM = BENCH / "node_modules" / ".bin" / "prism"
+CLOSE_AUTH = "Basic " + base64.b64encode(b"bench_key:").decode()
+NEXUDUS_AUTH = "Bearer bench-token"
+SEED_BODY = {"note": "i hope this deal closes...", "confidence": 75, "value": 500, "value_period": "monthly"}
+
+
+# -- tools ----------------------------------------------------------------------------------------
+def ensure_tools() -> None:
+    if not PRISM.exists():
+        print("installing @stoplight/prism-cli into bench/node_modules ...", flush=True)
+        subprocess.run(["npm", "install", "--no-audit", "--no-fund", "--silent", "--prefix", str(BENCH),
+                        "@stoplight/prism-cli@5"], check=True)
+    if not shutil.which("wrk"):
+        print("installing wrk (Debian package) ...", flush=True)
+        subprocess.run(["apt-get", "update", "-qq"], check=True)
+        subprocess.run(["apt-get", "install", "-y", "-qq", "wrk"], check=True)
+
+
+def free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return sock.getsockname()[1]
+
+
+def request(url: str, method="GET", body=None, headers=None, timeout=2.0) -> tuple[int, bytes]:
+    data = json.dumps(body).encode() if body is not None else None
+    req = urllib.request.Request(url, data=data, method=method, headers={
+        "Content-Type": "application/json", **(headers or {})})
+    try:
+        with urllib.request.urlopen(req, timeout=timeout) as resp:
+            return resp.status, resp.read()
+    except urllib.error.HTTPError as err:
+        return err.code, err.read()
+
+
+# -- servers --------------------------------------------------------------------------------------
+@dataclass
+class Server:
+    name: str
+    base: str  # URL prefix of the vendor's paths
+    process: subprocess.Popen
+    startup_s: float = 0.0
+    peak_rss_mb: list[float] = field(default_factory=list)
+
+    def pids(self) -> list[int]:
+        """The server and its children (gunicorn workers, node)."""
+        out = subprocess.run(["ps", "-o", "pid=", "--ppid", str(self.process.pid)], capture_output=True, text=True)
+        return [self.process.pid] + [int(p) for p in out.stdout.split()]
+
+    def sample_rss(self) -> None:
+        per_process = []
+        for pid in self.pids():
+            try:
+                status = Path(f"/proc/{pid}/status").read_text()
+            except OSError:
+                continue
+            found = re.search(r"VmHWM:\s+(\d+) kB", status)
+            if found:
+                per_process.append(int(found.group(1)) / 1024)
+        self.peak_rss_mb = per_process
+
+    def stop(self) -> None:
+        self.sample_rss()
+        for pid in reversed(self.pids()):
+            try:
+                os.kill(pid, signal.SIGTERM)
+            except ProcessLookupError:
+                pass
+        try:
+            self.process.wait(timeout=10)
+        except subprocess.TimeoutExpired:
+            self.process.kill()
+
+
+def start(name: str, argv: list[str], probe_url: str, headers: dict, base: str) -> Server:
+    began = time.monotonic()
+    process = subprocess.Popen(argv, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, cwd=ROOT,
+                               start_new_session=True)
+    deadline = began + 60
+    while time.monotonic() < deadline:
+        try:
+            status, _ = request(probe_url, headers=headers, timeout=1)
+            if status == 200:
+                return Server(name, base, process, time.monotonic() - began)
+        except OSError:
+            pass
+        if process.poll() is not None:
+            raise RuntimeError(f"{name} exited with {process.returncode}")
+        time.sleep(0.02)
+    process.kill()
+    raise RuntimeError(f"{name} did not answer within 60 s")
+
+
+def start_crm_mock(vendor: str, workers: int, seed_data: int) -> Server:
+    port = free_port()
+    store = f"sqlite:{tempfile.mkdtemp(prefix='crm-mock-bench-')}/store.db"
+    argv = [sys.executable, "-m", "mock_server.cli", "serve", "--vendor", vendor, "--port", str(port),
+            "--workers", str(workers), "--store", store, "--seed-data", str(seed_data)]
+    base, probe, headers = vendor_paths("crm-mock", vendor, port)
+    return start("crm-mock", argv, probe, headers, base)
+
+
+def start_prism(vendor: str) -> Server:
+    port = free_port()
+    # Prism validates requests by default (422 on invalid input); -d would randomise examples.
+    argv = [str(PRISM), "mock", str(ROOT / "specs" / f"{vendor}.yaml"), "-p", str(port), "-h", "127.0.0.1"]
+    base, probe, headers = vendor_paths("prism", vendor, port)
+    return start("prism", argv, probe, headers, base)
+
+
+def vendor_paths(server: str, vendor: str, port: int) -> tuple[str, str, dict]:
+    """Prism serves the spec's paths at the root; crm-mock behind the vendor's real base path."""
+    root = f"http://127.0.0.1:{port}"
+    if vendor == "close":
+        base = root + ("/api/v1" if server == "crm-mock" else "")
+        return base, base + "/status/opportunity/", {"Authorization": CLOSE_AUTH}
+    base = root + ("/api" if server == "crm-mock" else "")
+    return base, base + "/crm/crmboardcolumns", {"Authorization": NEXUDUS_AUTH}
+
+
+# -- load -----------------------------------------------------------------------------------------
+@dataclass
+class Scenario:
+    name: str
+    vendor: str
+    method: str
+    path: str  # may contain {id}
+    body: dict | None
+    expect: dict[str, int]  # server name → expected status
+
+
+def wrk(url: str, scenario: Scenario, headers: dict, connections: int, seconds: int) -> dict:
+    lines = [f'wrk.method = "{scenario.method}"']
+    for name, value in {**headers, "Content-Type": "application/json"}.items():
+        lines.append(f'wrk.headers["{name}"] = "{value}"')
+    if scenario.body is not None:
+        lines.append(f"wrk.body = {json.dumps(json.dumps(scenario.body))}")
+    with tempfile.NamedTemporaryFile("w", suffix=".lua", delete=False) as script:
+        script.write("\n".join(lines) + "\n")
+    out = subprocess.run(["wrk", "-t", "1", "-c", str(connections), "-d", f"{seconds}s", "--latency",
+                          "-s", script.name, url], capture_output=True, text=True, check=True).stdout
+    os.unlink(script.name)
+    rps = float(re.search(r"Requests/sec:\s+([\d.]+)", out).group(1))
+    latency = {p: _ms(re.search(rf"^\s+{p}%\s+(\S+)", out, re.M).group(1)) for p in ("50", "99")}
+    errors = sum(int(n) for n in re.findall(r"Socket errors: connect (\d+), read (\d+), write (\d+), timeout (\d+)",
+                                              out)[0]) if "Socket errors" in out else 0
+    non_2xx = int(re.search(r"Non-2xx or 3xx responses: (\d+)", out).group(1)) if "Non-2xx" in out else 0
+    return {"rps": rps, "p50": latency["50"], "p99": latency["99"], "errors": errors, "non_2xx": non_2xx}
+
+
+def _ms(text: str) -> float:
+    value, unit = re.match(r"([\d.]+)(\w+)", text).groups()
+    return float(value) * {"us": 0.001, "ms": 1.0, "s": 1000.0}[unit]
+
+
+def target_url(server: Server, scenario: Scenario, ids: dict) -> str:
+    return server.base + scenario.path.replace("{id}", ids.get(server.name, "oppo_x"))
+
+
+def check_once(server: Server, scenario: Scenario, ids: dict, headers: dict) -> None:
+    """Before loading, one request proves each server answers the scenario as expected."""
+    status, body = request(target_url(server, scenario, ids), scenario.method, scenario.body, headers)
+    want = scenario.expect[server.name]
+    if status != want:
+        raise RuntimeError(f"{server.name} {scenario.name}: expected {want}, got {status}: {body[:300]!r}")
+
+
+# -- report ---------------------------------------------------------------------------------------
+def versions() -> dict:
+    prism = subprocess.run([str(PRISM), "--version"], capture_output=True, text=True).stdout.strip()
+    wrk_v = subprocess.run(["wrk", "-v"], capture_output=True, text=True)
+    return {
+        "crm-mock": subprocess.run([sys.executable, "-c", "import importlib.metadata as m; print(m.version('crm-mock'))"],
+                                   capture_output=True, text=True).stdout.strip(),
+        "python": platform.python_version(),
+        "prism": prism,
+        "node": subprocess.run(["node", "--version"], capture_output=True, text=True).stdout.strip(),
+        "wrk": (wrk_v.stdout + wrk_v.stderr).split("\n")[0].split(" [")[0],
+        "cpus": str(os.cpu_count()),
+    }
+
+
+def render(rows: list[dict], startup: dict, rss: dict, args, started: str) -> str:
+    v = versions()
+    out = [
+        "# crm-mock vs Stoplight Prism",
+        "",
+        f"Run {started} on this machine ({v['cpus']} cores): `make bench` "
+        f"(`python bench/run.py --seconds {args.seconds} --rounds {args.rounds} --connections {args.connections}`).",
+        f"crm-mock {v['crm-mock']} (Python {v['python']}, gunicorn, {args.workers} workers, SQLite store) vs "
+        f"Prism {v['prism']} (Node {v['node']}), both validating requests; load from {v['wrk']}, "
+        f"{args.connections} connections, {args.seconds}s per run, rounds alternating A B A B "
+        f"({args.rounds} each), after a warm-up. Figures are the mean of the rounds.",
+        "",
+        "| scenario | crm-mock req/s | Prism req/s | ratio | crm-mock p50 / p99 ms | Prism p50 / p99 ms | errors (ours / Prism) |",
+        "|---|---:|---:|---:|---:|---:|---:|",
+    ]
+    for row in rows:
+        ours, theirs = row["crm-mock"], row["prism"]
+        out.append(
+            f"| {row['scenario']} | {ours['rps']:.0f} | {theirs['rps']:.0f} | **{ours['rps'] / theirs['rps']:.2f}x** | "
+            f"{ours['p50']:.2f} / {ours['p99']:.2f} | {theirs['p50']:.2f} / {theirs['p99']:.2f} | "
+            f"{ours['errors']} / {theirs['errors']} |")
+    out += [
+        "",
+        "| | crm-mock | Prism |",
+        "|---|---:|---:|",
+        f"| start-up to first good response (s) | {startup['crm-mock']:.2f} | {startup['prism']:.2f} |",
+        f"| peak RSS per process (MB) | {rss['crm-mock']} | {rss['prism']} |",
+        "",
+        "Errors are socket errors plus answers other than the scenario's expected status (checked once",
+        "per server before the load; wrk's non-2xx count is expected for the invalid-create scenario).",
+        "Prism answers every request from the spec's examples and stores nothing; crm-mock stores each",
+        "create (SQLite, shared by the workers) and lists real records.",
+    ]
+    return "\n".join(out) + "\n"
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(description=__doc__)
+    parser.add_argument("--seconds", type=int, default=8)
+    parser.add_argument("--rounds", type=int, default=2)
+    parser.add_argument("--connections", type=int, default=16)
+    parser.add_argument("--workers", type=int, default=2)
+    parser.add_argument("--out", default=str(BENCH / "RESULTS.md"))
+    args = parser.parse_args()
+    ensure_tools()
+    started = datetime.now(timezone.utc).strftime("%Y-%m-%d %H:%M UTC")
+    scenarios = [
+        Scenario("valid POST /opportunity/ (seed body)", "close", "POST", "/opportunity/", SEED_BODY,
+                 {"crm-mock": 200, "prism": 200}),
+        Scenario("invalid POST /opportunity/ (value: \"abc\")", "close", "POST", "/opportunity/",
+                 {**SEED_BODY, "value": "abc"}, {"crm-mock": 400, "prism": 422}),
+        Scenario("GET /opportunity/{id}/", "close", "GET", "/opportunity/{id}/", None,
+                 {"crm-mock": 200, "prism": 200}),
+        Scenario("GET /opportunity/?_limit=100 (1,000 stored)", "close", "GET", "/opportunity/?_limit=100", None,
+                 {"crm-mock": 200, "prism": 200}),
+        Scenario("Nexudus POST /crm/crmopportunityhistories", "nexudus", "POST", "/crm/crmopportunityhistories",
+                 None, {"crm-mock": 200, "prism": 200}),
+    ]
+    rows, startup, rss = [], {}, {}
+    for vendor in ("close", "nexudus"):
+        servers = []
+        try:
+            servers = [start_crm_mock(vendor, args.workers, 1000 if vendor == "close" else 10), start_prism(vendor)]
+            ours, prism = servers
+            headers = {"Authorization": CLOSE_AUTH if vendor == "close" else NEXUDUS_AUTH}
+            ids = {}
+            if vendor == "close":
+                startup = {"crm-mock": ours.startup_s, "prism": prism.startup_s}
+                listed = json.loads(request(ours.base + "/opportunity/?_limit=1", headers=headers)[1])
+                ids["crm-mock"] = listed["data"][0]["id"]
+            else:
+                columns = json.loads(request(ours.base + "/crm/crmboardcolumns", headers=headers)[1])["Records"]
+                for scenario in scenarios:
+                    if scenario.vendor == "nexudus":
+                        scenario.body = {"NewCrmBoardColumnId": columns[1]["Id"], "OldCrmBoardColumnId": columns[0]["Id"]}
+            for scenario in (s for s in scenarios if s.vendor == vendor):
+                results = {"crm-mock": [], "prism": []}
+                for server in servers:
+                    check_once(server, scenario, ids, headers)
+                    wrk(target_url(server, scenario, ids), scenario, headers, args.connections, 2)  # warm-up
+                for _ in range(args.rounds):
+                    for server in servers:  # A B A B
+                        results[server.name].append(
+                            wrk(target_url(server, scenario, ids), scenario, headers, args.connections, args.seconds))
+                row = {"scenario": scenario.name}
+                for name, runs in results.items():
+                    row[name] = {k: sum(r[k] for r in runs) / len(runs) for k in ("rps", "p50", "p99")}
+                    expected_non_2xx = scenario.expect[name] >= 300
+                    row[name]["errors"] = sum(r["errors"] + (0 if expected_non_2xx else r["non_2xx"]) for r in runs)
+                rows.append(row)
+                print(f"{scenario.name}: crm-mock {row['crm-mock']['rps']:.0f} req/s, "
+                      f"Prism {row['prism']['rps']:.0f} req/s", flush=True)
+        finally:
+            for server in servers:
+                server.stop()
+                if vendor == "close":
+                    rss[server.name] = " / ".join(f"{mb:.0f}" for mb in server.peak_rss_mb)
+    report = render(rows, startup, rss, args, started)
+    Path(args.out).write_text(report)
+    print(report)
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
