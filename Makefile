@@ -13,7 +13,8 @@ help: ## List the targets
 
 $(VENV)/.installed: pyproject.toml
 	$(PYTHON) -m venv $(VENV)
-	$(PY) -m pip install -q --disable-pip-version-check -e .
+	$(PY) -m pip install -q --disable-pip-version-check -e '.[fast]' \
+	  || $(PY) -m pip install -q --disable-pip-version-check -e .   # no bjoern wheel here: gunicorn serves
 	touch $@
 
 $(VENV)/.installed-dev: $(VENV)/.installed

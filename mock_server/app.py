@@ -92,7 +92,7 @@ class VendorDispatch:
         path = environ.get("PATH_INFO", "") or "/"
         if path.startswith("/__mock"):
             return self.flask_wsgi(environ, start_response)
-        request = Request(environ)
+        request = Request(environ, populate_request=False)  # no request<->environ cycle for the GC
         request.max_content_length = MAX_BODY_BYTES
         for mount in self.mounts:
             if mount.owns(path):

@@ -27,23 +27,29 @@ def main():
 @click.option("--store", default="memory", show_default=True, help="memory, or sqlite:PATH (shared by workers).")
 @click.option("--workers", default=1, show_default=True, type=click.IntRange(1, 64),
               help="Worker processes (gunicorn). More than 1 shares state through SQLite.")
-@click.option("--threads", default=4, show_default=True, type=click.IntRange(1, 64), help="Threads per worker.")
+@click.option("--threads", default=4, show_default=True, type=click.IntRange(1, 64),
+              help="Threads per gunicorn worker (bjoern is single-threaded, event-driven).")
+@click.option("--server", "server_kind", default="auto", show_default=True,
+              type=click.Choice(["auto", "bjoern", "gunicorn"]),
+              help="auto: bjoern when installed (about twice gunicorn's throughput), else gunicorn.")
 @click.option("--keys", type=click.Path(exists=True, dir_okay=False), envvar="CRM_MOCK_KEYS",
               help="YAML of accepted credentials, users and roles (default: accept any well-formed one).")
 @click.option("--seed", default=0, show_default=True, type=int, help="Seed for IDs and generated data.")
 @click.option("--seed-data", default=0, show_default=True, type=click.IntRange(0),
               help="Preload this many opportunities (with leads, statuses, history) per vendor.")
 @click.option("--strict", is_flag=True, help="Turn any response that breaks the spec into a 500 naming the field.")
-def serve(host, port, vendor, store, workers, threads, keys, seed, seed_data, strict):
+def serve(host, port, vendor, store, workers, threads, server_kind, keys, seed, seed_data, strict):
     """Start the mock server."""
-    from mock_server.server import run
+    from mock_server.server import bjoern_available, run
 
     if workers > 1 and store == "memory":
         # Separate processes cannot share memory: give them one SQLite file.
         store = "sqlite:" + os.path.join(tempfile.mkdtemp(prefix="crm-mock-"), "store.db")
         click.echo(f"--workers {workers}: sharing state through {store}", err=True)
     options = dict(vendor=vendor, store=store, keys=keys, seed=seed, seed_data=seed_data, strict=strict)
-    run(host=host, port=port, workers=workers, threads=threads, app_options=options)
+    if server_kind == "bjoern" and not bjoern_available():
+        raise click.UsageError("bjoern is not installed: pip install 'crm-mock[fast]', or use --server gunicorn")
+    run(host=host, port=port, workers=workers, threads=threads, app_options=options, server=server_kind)
 
 
 @main.command()
