@@ -122,5 +122,49 @@ def fixtures(vendor, resource, count, seed, fmt, out, list_only):
         click.echo(text, nl=False)
 
 
+@main.command()
+@click.argument("vendor", type=VENDOR_CHOICE)
+@click.option("--target", default="mock", show_default=True,
+              help="`mock` (in-process, no socket), or a live base URL, e.g. https://api.close.com/api/v1. "
+                   "With `all`, a URL is a `crm-mock serve` root. Live credentials come from the environment: "
+                   "CLOSE_API_KEY; NEXUDUS_TOKEN or NEXUDUS_USERNAME/NEXUDUS_PASSWORD; "
+                   "SPRINTHUB_TOKEN, SPRINTHUB_APITOKEN, SPRINTHUB_INSTANCE.")
+@click.option("--max-examples", default=20, show_default=True, type=click.IntRange(1),
+              help="Generated cases per operation in the fuzzing (and stateful) phase.")
+@click.option("--workers", default=1, show_default=True, type=click.IntRange(1, 64),
+              help="Concurrent workers. Only 1 makes a run exactly reproducible.")
+@click.option("--seed", type=int, help="Seed for the whole run, mock included (default: random, printed).")
+@click.option("--junit", type=click.Path(dir_okay=False, writable=True), help="Write JUnit XML here.")
+@click.option("--report", "report_path", type=click.Path(dir_okay=False, writable=True),
+              help="Write a Markdown report here.")
+@click.option("--allow-writes", is_flag=True,
+              help="Live targets: also send POST/PUT/DELETE; what the run creates is deleted at the end.")
+@click.option("--stateful", is_flag=True, help="Also run sequences along the specs' links (create → get → update → delete).")
+@click.option("--rate", help="Live targets: request cap such as 5/s or 60/m (default: under the vendor's published limits).")
+def contract(vendor, target, max_examples, workers, seed, junit, report_path, allow_writes, stateful, rate):
+    """Check a target against the vendor specs with Schemathesis; exit 1 on any failure."""
+    from pathlib import Path
+
+    import contracts
+    from contracts import report
+
+    options = contracts.Options(max_examples=max_examples, workers=workers, seed=seed, stateful=stateful,
+                                allow_writes=allow_writes)
+    try:
+        results = contracts.run(list(VENDORS) if vendor == "all" else [vendor], target, options, rate=rate)
+    except contracts.TargetError as error:
+        raise click.UsageError(str(error)) from None
+    console = Console()
+    if not console.is_terminal:  # piped or captured: room for the curl lines
+        console = Console(width=160)
+    report.print_summary(results, console)
+    for path, text in ((junit, report.junit_xml), (report_path, report.markdown)):
+        if path:
+            Path(path).parent.mkdir(parents=True, exist_ok=True)
+            Path(path).write_text(text(results), encoding="utf-8")
+    if not all(r.ok for r in results):
+        sys.exit(1)
+
+
 if __name__ == "__main__":
     sys.exit(main())

@@ -5,13 +5,13 @@ serves requests whose path starts with its prefix. Vendor modules only supply ha
 """
 from __future__ import annotations
 
-import json
 import logging
 
 from werkzeug import Request, Response
 from werkzeug.exceptions import RequestEntityTooLarge
 
 from mock_server.auth import Authenticator
+from mock_server import jsonio
 from mock_server.journal import Journal
 from mock_server.problems import MockError, validation_failed
 from mock_server.router import Router
@@ -57,7 +57,7 @@ class VendorMount:
             validator = self.validators[op.operation_id]
             path = validator.parameters("path", path_params, problems)
             query = validator.query(request.args, problems)
-            validator.parameters("header", request.headers, problems)
+            validator.headers(request.headers, problems)
             try:
                 raw = request.get_data(cache=False) if op.has_body else b""
             except RequestEntityTooLarge:
@@ -88,7 +88,7 @@ class VendorMount:
             headers=request.headers, status=reply.status, operation=op.operation_id if op else None,
             problems=problems, message=_message_of(reply),
         )
-        return Response(json.dumps(reply.body), reply.status, reply.headers, mimetype="application/json")
+        return Response(jsonio.dumps(reply.body), reply.status, reply.headers, mimetype="application/json")
 
     def _self_check(self, op, reply: Reply) -> Reply:
         """Strict mode: a response the spec does not allow becomes a 500 naming what broke."""
@@ -97,7 +97,8 @@ class VendorMount:
         validator = self.response_validators.get((op.operation_id, reply.status))
         if validator is None:
             return reply
-        broken = problems_from(validator.iter_errors(reply.body))
+        # Through JSON and back: bodies may hold pre-serialized records (list pages).
+        broken = problems_from(validator.iter_errors(jsonio.loads(jsonio.dumps(reply.body))))
         if broken:
             return Reply(500, {
                 "crm_mock_strict": f"{op.operation_id} {reply.status} response breaks its schema.",
@@ -113,4 +114,4 @@ def _message_of(reply: Reply) -> str | None:
     for key in ("error", "msg", "Message", "crm_mock_strict"):
         if isinstance(body.get(key), str):
             return body[key]
-    return json.dumps(body)[:500]
+    return jsonio.dumps(body)[:500].decode("utf-8", "replace")

@@ -3,6 +3,7 @@ from __future__ import annotations
 
 import threading
 
+from mock_server import jsonio
 from mock_server.store.base import Query, Store, matches
 
 
@@ -12,6 +13,7 @@ class MemoryStore(Store):
         self._data: dict[str, dict] = {}
         self._counters: dict[str, int] = {}
         self._clock = 0
+        self._json: dict[int, tuple[dict, object]] = {}  # id(record) → (record, its JSON)
 
     def transaction(self):
         return self._lock
@@ -25,11 +27,27 @@ class MemoryStore(Store):
 
     def replace(self, collection, key, record):
         with self._lock:
-            self._data.setdefault(collection, {})[key] = record
+            old = self._data.setdefault(collection, {}).get(key)
+            self._json.pop(id(old), None)
+            self._data[collection][key] = record
 
     def delete(self, collection, key):
         with self._lock:
-            return self._data.get(collection, {}).pop(key, None) is not None
+            old = self._data.get(collection, {}).pop(key, None)
+            self._json.pop(id(old), None)
+            return old is not None
+
+    def page(self, collection, query: Query):
+        # Stored records never change in place (writers replace them), so each one's JSON is
+        # made once; the cache holds the record itself, so its id() cannot be reused meanwhile.
+        rows, total = self.query(collection, query)
+        out = []
+        for record in rows:
+            cached = self._json.get(id(record))
+            if cached is None:
+                cached = self._json[id(record)] = (record, jsonio.fragment(record))
+            out.append(cached[1])
+        return out, total
 
     def query(self, collection, query: Query):
         with self._lock:
@@ -59,6 +77,7 @@ class MemoryStore(Store):
     def clear(self):
         with self._lock:
             self._data.clear()
+            self._json.clear()
             self._counters.clear()
             self._clock = 0
 

@@ -360,10 +360,13 @@ class Close(Vendor):
             name = q["_order_by"]
             order = [(name.lstrip("-"), name.startswith("-"))]
         skip, limit = q.get("_skip", 0), q.get("_limit", 100)
-        rows, total = self.store.query(self.collection("opportunities"), Query(where, order, skip, limit))
+        page = Query(where, order, skip, limit)
         if q.get("_fields"):
             wanted = q["_fields"].split(",")
+            rows, total = self.store.query(self.collection("opportunities"), page)
             rows = [{k: r[k] for k in wanted if k in r} for r in rows]
+        else:
+            rows, total = self.store.page(self.collection("opportunities"), page)
         return Reply(200, {"data": rows, "has_more": skip + len(rows) < total, "total_results": total})
 
     # -- status changes ----------------------------------------------------------------------------
@@ -380,7 +383,7 @@ class Close(Vendor):
         if q.get("id__in"):
             where.append(("id", "in", q["id__in"].split(",")))
         skip, limit = q.get("_skip", 0), q.get("_limit", 100)
-        rows, total = self.store.query(
+        rows, total = self.store.page(
             self.collection("activities"), Query(where, [("date_created", True)], skip, limit))
         return Reply(200, {"data": rows, "has_more": skip + len(rows) < total})
 

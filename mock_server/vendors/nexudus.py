@@ -385,7 +385,7 @@ class Nexudus(Vendor):
         descending = direction == "Descending"
         order = [(order_field, descending)] + ([("Id", descending)] if order_field != "Id" else [])
         offset = (page - 1) * size
-        rows, total = self.store.query(self.collection(kind), Query(where, order, offset, size))
+        rows, total = self.store.page(self.collection(kind), Query(where, order, offset, size))
         pages = math.ceil(total / size)
         return Reply(200, {
             "Records": rows, "CurrentPage": page, "CurrentPageSize": size,
