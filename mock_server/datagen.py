@@ -49,6 +49,6 @@ def generate(vendor_name: str, resource: str, count: int, seed: int, progress=No
     wanted = resources if resource == "all" else {resource: resources[resource]}
     out = {}
     for name, (collection, _schema) in wanted.items():
-        rows = vendor.store.all(vendor.collection(collection))
+        rows = [vendor.fixture_record(name, r) for r in vendor.store.all(vendor.collection(collection))]
         out[name] = rows if resource == "all" else rows[:count]
     return out

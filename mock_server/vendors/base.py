@@ -76,6 +76,10 @@ class Vendor:
             return self.static(kind).get(key)
         return self.store.get(self.collection(kind), key)
 
+    def fixture_record(self, resource: str, record: dict) -> dict:
+        """A stored record as `crm-mock fixtures` prints it (the API's representation)."""
+        return record
+
     def progress(self, done: int, total: int) -> None:
         """Called by seed_world as records are made; `crm-mock fixtures` shows it as a bar."""
 

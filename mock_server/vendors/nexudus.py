@@ -79,6 +79,11 @@ def principal_of(user: dict, roles, credentials: dict | None = None) -> Principa
 
 class Nexudus(Vendor):
     name = "nexudus"
+    FIXTURES = {
+        "crmopportunityhistory": ("crmopportunityhistories", "CrmOpportunityHistory"),
+        "crmboardcolumn": ("crmboardcolumns", "CrmBoardColumn"),
+    }
+    STATIC_COLLECTIONS = frozenset({"users", "crmboardcolumns"})
 
     def __init__(self, spec, store, seed: int = 0):
         super().__init__(spec, store, seed)
@@ -90,6 +95,7 @@ class Nexudus(Vendor):
     def seed_world(self, count: int) -> None:
         fake = Faker("en_GB")
         fake.seed_instance(self.seed)
+        self._static.clear()
         with self.store.transaction():
             users = self._seed_users(fake)
             columns = self._seed_board(fake, users[0])
@@ -169,7 +175,7 @@ class Nexudus(Vendor):
 
     def default_principal(self, credentials: dict) -> Principal:
         """Zero config: the first seeded admin, a full unrestricted administrator (every role)."""
-        first = self.store.query(self.collection("users"), Query(order_by=[("Id", False)], limit=1))[0][0]
+        first = next(iter(self.static("users").values()))  # seeded first: the lowest Id
         return Principal(user=first, roles=None, credentials=credentials)
 
     @staticmethod
@@ -299,7 +305,7 @@ class Nexudus(Vendor):
             value = body.get(field)
             if value is None:
                 continue
-            found[field] = self.store.get(self.collection(kind), value)
+            found[field] = self.lookup(kind, value)
             if found[field] is None:
                 problems.append(Problem(field, "not_found", f"does not match an existing {entity}", value))
         if problems:

@@ -16,7 +16,6 @@ from faker import Faker
 
 from mock_server.auth import Principal
 from mock_server.problems import MockError, Problem, validation_failed
-from mock_server.store import Query
 from mock_server.vendors.base import Call, Reply, Vendor, operation
 
 # First IDs as in the seed's example: opportunity 4534, lead 8473, company 2582, column 159, user 156.
@@ -108,11 +107,21 @@ def stamp_changes(record: dict, before: dict, stamp: str) -> None:
 
 class SprintHub(Vendor):
     name = "sprinthub"
+    FIXTURES = {
+        "opportunity": ("opportunities", "Opportunity"),
+        "lead": ("leads", "Lead"),
+        "company": ("companies", "Company"),
+    }
+    STATIC_COLLECTIONS = frozenset({"users", "funnels", "leads", "companies"})
+
+    def fixture_record(self, resource: str, record: dict) -> dict:
+        return public(record) if resource == "opportunity" else record
 
     # -- world -------------------------------------------------------------------------------------
     def seed_world(self, count: int) -> None:
         fake = Faker("pt_BR")
         fake.seed_instance(self.seed)
+        self._static.clear()
         instance = ascii_slug(fake.last_name()) or "demo"  # the instance the seeded leads live in
         users = [self._seed_user(fake, instance) for _ in range(WORLD_SIZE["users"])]
         funnel = self._seed_funnel()
@@ -231,8 +240,8 @@ class SprintHub(Vendor):
     def _seed_opportunity(self, fake: Faker, funnel: dict, instance: str, users: list[dict]) -> None:
         """Created open through the API's own logic, then (some) won or lost later, as in real use."""
         lead_id = FIRST_ID["leads"] + fake.random_int(0, WORLD_SIZE["leads"] - 1)
-        lead = self.store.get(self.collection("leads"), lead_id)
-        company = self.store.get(self.collection("companies"), lead["company"]) if lead["company"] else None
+        lead = self.lookup("leads", lead_id)
+        company = self.lookup("companies", lead["company"]) if lead["company"] else None
         customer = company["companyname"] if company else f"{lead['firstname']} {lead['lastname']}"
         columns = [c["id"] for c in funnel["columns"]]
         created = fake.date_time_between(WORLD_END, WORLD_END + timedelta(days=60), tzinfo=timezone.utc)
@@ -257,7 +266,7 @@ class SprintHub(Vendor):
 
     # -- callers -----------------------------------------------------------------------------------
     def _first_user(self) -> dict:
-        return self.store.query(self.collection("users"), Query(order_by=[("id", False)], limit=1))[0][0]
+        return next(iter(self.static("users").values()))  # seeded first: the lowest id
 
     def default_principal(self, credentials: dict) -> Principal:
         return Principal(user=self._first_user(), credentials=credentials)
@@ -281,7 +290,7 @@ class SprintHub(Vendor):
 
     # -- opportunities -----------------------------------------------------------------------------
     def _funnel(self, funnel_id: int) -> dict:
-        funnel = self.store.get(self.collection("funnels"), funnel_id)
+        funnel = self.lookup("funnels", funnel_id)
         if funnel is None:
             raise validation_failed([Problem("id", "not_found", f"Funnel {funnel_id} does not exist.", funnel_id)])
         return funnel
@@ -302,7 +311,7 @@ class SprintHub(Vendor):
         def refuse(field: str, message: str) -> None:
             problems.append(Problem(field, "not_found", message, data[field]))
 
-        lead = self.store.get(self.collection("leads"), data["lead_id"]) if "lead_id" in data else None
+        lead = self.lookup("leads", data["lead_id"]) if "lead_id" in data else None
         if "lead_id" in data and lead is None:
             refuse("lead_id", f"Lead {data['lead_id']} does not exist.")
         if "crm_column" in data and data["crm_column"] not in {c["id"] for c in funnel["columns"]}:
@@ -314,11 +323,11 @@ class SprintHub(Vendor):
         return lead
 
     def _is_user(self, user_id: int, actor_id: int) -> bool:
-        return user_id == actor_id or self.store.get(self.collection("users"), user_id) is not None
+        return user_id == actor_id or self.lookup("users", user_id) is not None
 
     def _embed(self, record: dict, lead: dict) -> None:
         """The lead and its company, as SprintHub embeds them in every answer."""
-        company = self.store.get(self.collection("companies"), lead["company"]) if lead.get("company") else None
+        company = self.lookup("companies", lead["company"]) if lead.get("company") else None
         record["dataLead"] = lead
         record["dataCompany"] = company
         record["dataCompanyExtra"] = [{k: v for k, v in company.items() if k != "_id"}] if company else []
@@ -345,7 +354,7 @@ class SprintHub(Vendor):
             # A new opportunity starts open in the column it is given: only its status can change.
             stamp_changes(record, current or {"status": "open", "crm_column": record["crm_column"]}, stamp)
             record["updateDate"] = stamp
-            self._embed(record, lead or self.store.get(self.collection("leads"), record["lead_id"]))
+            self._embed(record, lead or self.lookup("leads", record["lead_id"]))
             if current is None:
                 self.store.insert(self.collection("opportunities"), record["id"], record)
             else:
