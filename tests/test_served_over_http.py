@@ -7,10 +7,12 @@ import subprocess
 import sys
 import time
 import urllib.request
+from concurrent.futures import ThreadPoolExecutor
 
 import pytest
 from closeio_api import API, APIError
 
+from mock_server.server import bjoern_available
 from tests.conftest import NEXUDUS_AUTH
 
 
@@ -74,15 +76,21 @@ def test_official_client_reads_field_errors(close_server):
     assert invalid.value.field_errors == {"value": "Must be an integer."}
 
 
-def test_all_vendors_behind_prefixes_with_two_workers(tmp_path):
-    process, port = start("--workers", "2", "--store", f"sqlite:{tmp_path / 'shared.db'}")
+@pytest.mark.parametrize("server", ["gunicorn", pytest.param("bjoern", marks=pytest.mark.skipif(
+    not bjoern_available(), reason="bjoern not installed"))])
+def test_two_workers_share_state_and_concurrent_writers_lose_nothing(tmp_path, server):
+    process, port = start("--workers", "2", "--server", server, "--store", f"sqlite:{tmp_path / 'shared.db'}")
     try:
         base = f"http://127.0.0.1:{port}"
         api = API(f"{base}/close/api/v1/", api_key="k")
-        made = [api.post("opportunity", data={"value": n}) for n in range(20)]
+        with ThreadPoolExecutor(max_workers=8) as pool:  # writers race across both workers
+            made = list(pool.map(lambda n: api.post("opportunity", data={"value": n}), range(40)))
         listed = api.get("opportunity", params={"_limit": 100})
-        assert listed["total_results"] == 20  # every worker sees every write, none lost
-        assert {o["id"] for o in listed["data"]} == {o["id"] for o in made}
+        assert listed["total_results"] == 40  # every worker sees every write, none lost
+        assert sorted(o["id"] for o in listed["data"]) == sorted(o["id"] for o in made)
+        assert len({o["id"] for o in made}) == 40  # and no ID minted twice
+        history = api.get("activity/status_change/opportunity", params={"_limit": 100})["data"]
+        assert len(history) == 40
         request = urllib.request.Request(f"{base}/nexudus/api/crm/crmboardcolumns", headers=NEXUDUS_AUTH)
         with urllib.request.urlopen(request, timeout=5) as response:
             assert response.status == 200
