@@ -6,6 +6,7 @@ import base64
 import pytest
 
 from mock_server import create_app
+from mock_server.spec import load_spec
 
 
 def basic(username: str, password: str = "") -> dict:
@@ -35,3 +36,15 @@ def make_client(store_url):
         return create_app(vendor, store=store_url, **options).test_client()
 
     return make
+
+
+def assert_conforms(vendor: str, response, operation_id: str) -> dict:
+    """The operation documents the response's status and the body fits that status's schema."""
+    spec = load_spec(vendor)
+    op = spec.by_id[operation_id]
+    assert str(response.status_code) in op.statuses, f"{operation_id} answered undocumented {response.status_code}"
+    body = response.get_json()
+    schema = spec.response_schema(op, response.status_code)
+    errors = [f"{list(e.absolute_path)}: {e.message}" for e in spec.validator(schema).iter_errors(body)]
+    assert not errors, errors
+    return body

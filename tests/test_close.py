@@ -5,21 +5,13 @@ import json
 
 import pytest
 
-from mock_server.spec import load_spec
-from tests.conftest import CLOSE_AUTH, basic, bearer
+from tests.conftest import CLOSE_AUTH, assert_conforms, basic, bearer
 
 API = "/api/v1"
-SPEC = load_spec("close")
 
 
-def conforms(response, operation_id: str):
-    """The body validates against the spec's schema for the operation and the status."""
-    op = SPEC.by_id[operation_id]
-    assert str(response.status_code) in op.statuses, f"{operation_id} answered undocumented {response.status_code}"
-    schema = SPEC.response_schema(op, response.status_code)
-    errors = [e.message for e in SPEC.validator(schema).iter_errors(response.get_json())]
-    assert not errors, errors
-    return response.get_json()
+def conforms(response, operation_id: str) -> dict:
+    return assert_conforms("close", response, operation_id)
 
 
 @pytest.fixture
