@@ -148,6 +148,9 @@ def contract(vendor, target, max_examples, workers, seed, junit, report_path, al
     import contracts
     from contracts import report
 
+    if workers > 1 and sys.version_info < (3, 11, 8):
+        click.echo("note: with --workers > 1, Python < 3.11.8 can raise a spurious 'AST constructor recursion "
+                   "depth mismatch' (CPython gh-106905), reported as a harness error", err=True)
     options = contracts.Options(max_examples=max_examples, workers=workers, seed=seed, stateful=stateful,
                                 allow_writes=allow_writes)
     try:

@@ -22,6 +22,20 @@ HTTP_METHODS = ("get", "put", "post", "delete", "patch", "head", "options")
 FORMAT_CHECKER = FormatChecker()
 
 
+def _integer_format(bits: int):
+    low, high = -(2 ** (bits - 1)), 2 ** (bits - 1) - 1
+
+    def check(value) -> bool:
+        # Non-integers are the `type` keyword's business; .NET (Nexudus) rejects out-of-range IDs.
+        return not isinstance(value, int) or isinstance(value, bool) or low <= value <= high
+
+    return check
+
+
+FORMAT_CHECKER.checks("int32")(_integer_format(32))
+FORMAT_CHECKER.checks("int64")(_integer_format(64))
+
+
 @dataclass(frozen=True)
 class Parameter:
     name: str

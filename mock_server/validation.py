@@ -28,6 +28,8 @@ FORMAT_MESSAGES = {
     "email": "Must be a valid email address.",
     "uuid": "Must be a valid UUID.",
     "uri": "Must be a valid URI.",
+    "int32": "Must be a whole number between -2147483648 and 2147483647.",
+    "int64": "Must be a whole number between -9223372036854775808 and 9223372036854775807.",
 }
 JSON_MEDIA = "application/json"
 FORM_MEDIA = "application/x-www-form-urlencoded"

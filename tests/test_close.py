@@ -272,3 +272,29 @@ def test_seeded_world_is_deterministic_and_resettable(make_client):
     assert one.get(f"{API}/opportunity/", headers=CLOSE_AUTH).get_json() == first
     other_seed = make_client("close", seed=8, seed_data=10).get(f"{API}/opportunity/", headers=CLOSE_AUTH).get_json()
     assert other_seed["data"][0]["id"] != first["data"][0]["id"]
+
+
+def test_a_keys_file_user_without_an_id_can_create_and_update(make_client):
+    keys = {"close": [{"credentials": {"ApiKeyAuth": "api_alice:"}, "user": {"name": "Alice Admin"}}]}
+    client = make_client("close", keys=keys)
+    made = conforms(client.post(f"{API}/opportunity/", json={"note": "x"}, headers=basic("api_alice")),
+                    "createOpportunity")
+    updated = client.put(f"{API}/opportunity/{made['id']}/", json={"note": "y"}, headers=basic("api_alice"))
+    assert conforms(updated, "updateOpportunity")["user_name"] == "Alice Admin"
+    # the keyed user is a user of the organization: naming it explicitly resolves
+    again = client.post(f"{API}/opportunity/", json={"user_id": made["user_id"]}, headers=basic("api_alice"))
+    assert again.status_code == 200
+
+
+@pytest.mark.parametrize("sent, stored", [
+    ("0456-07-10T08:29:59-09:23", "0456-07-10T17:52:59.000000+00:00"),  # years before 1000 keep 4 digits
+    ("2024-02-29T23:30:00-01:00", "2024-03-01T00:30:00.000000+00:00"),
+])
+def test_dates_are_stored_in_closes_utc_format(close, sent, stored):
+    assert create(close, date_created=sent)["date_created"] == stored
+
+
+def test_a_date_that_leaves_the_calendar_is_a_field_error_not_a_crash(close):
+    response = close.post(f"{API}/opportunity/", json={"date_created": "0001-01-01T00:00:00+05:00"}, headers=CLOSE_AUTH)
+    assert response.status_code == 400
+    assert conforms(response, "createOpportunity")["field-errors"] == {"date_created": "Must be a valid ISO 8601 date-time."}

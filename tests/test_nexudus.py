@@ -341,3 +341,17 @@ def test_password_grant_with_a_keys_file(make_client):
     column_id = columns(client, bearer(issued["access_token"]))["New"]["Id"]
     denied = client.post(HISTORIES, json={"NewCrmBoardColumnId": column_id}, headers=bearer(issued["access_token"]))
     rejected(denied, "createCrmOpportunityHistory", 403)  # the token carries the entry's roles
+
+
+@pytest.mark.parametrize("query", [
+    {"from_CrmOpportunityHistory_CreatedOn": "2025-13-01T00:00"},
+    {"to_CrmOpportunityHistory_ToTime": "2025-01-01T25:00"},
+    {"from_CrmOpportunityHistory_CreatedOn": "2025-02-30T00:00"},
+    {"CrmOpportunityHistory_User": "2147483648"},       # .NET int32: out of range is a 400
+    {"CrmOpportunityHistory_CrmOpportunity": "-2147483649"},
+])
+def test_impossible_filter_values_are_a_400_envelope(nexudus, query):
+    response = nexudus.get(HISTORIES, query_string=query, headers=NEXUDUS_AUTH)
+    assert response.status_code == 400
+    body = conforms(response, "listCrmOpportunityHistories")
+    assert body["WasSuccessful"] is False and body["Errors"][0]["PropertyName"] == next(iter(query))

@@ -5,6 +5,7 @@ fields, and the status-change history it records when an opportunity moves.
 """
 from __future__ import annotations
 
+import hashlib
 from datetime import datetime, timedelta, timezone
 
 from mock_server.auth import Principal
@@ -12,6 +13,7 @@ from mock_server.datagen import SEED_EPOCH, faker_for
 from mock_server.ids import token
 from mock_server.problems import MockError, Problem, not_found, validation_failed
 from mock_server.store import Query
+from mock_server.timefmt import iso_utc, parse_utc
 from mock_server.vendors.base import Call, Reply, Vendor, operation
 
 UNAUTHORIZED = (
@@ -34,12 +36,7 @@ FILTER_OPERATORS = ("gt", "gte", "lt", "lte")
 
 def close_datetime(moment: datetime) -> str:
     """Close writes `2013-08-23T21:21:11.862000+00:00`."""
-    return moment.astimezone(timezone.utc).strftime("%Y-%m-%dT%H:%M:%S.%f+00:00")
-
-
-def parse_datetime(text: str) -> datetime:
-    moment = datetime.fromisoformat(text.replace("Z", "+00:00"))
-    return moment if moment.tzinfo else moment.replace(tzinfo=timezone.utc)
+    return iso_utc(moment, "microseconds") + "+00:00"
 
 
 def format_money(cents: int | None, period: str) -> str | None:
@@ -93,6 +90,10 @@ class Close(Vendor):
             status = {"id": self.ids.prefixed("stat"), "label": label, "type": kind,
                       "pipeline_id": pipeline["id"], "organization_id": org["id"]}
             self.store.insert(self.collection("statuses"), status["id"], status)
+        # Keys-file users belong to the organization too, so their ids resolve like any user's.
+        for entry in self.key_entries:
+            keyed = self._as_user(entry.get("user", {}))
+            self.store.insert(self.collection("users"), keyed["id"], keyed)
         users = []
         for _ in range(3):
             first, last = fake.first_name(), fake.last_name()
@@ -154,12 +155,16 @@ class Close(Vendor):
         return Principal(user=first_user, credentials=credentials)
 
     def acting_user(self, principal: Principal) -> dict:
-        """The caller as a Close user; a keys-file user without an id gets a stable one."""
-        user = principal.user
+        """The caller as a Close user of the organization (keys-file users are seeded as users)."""
+        return self._as_user(principal.user)
+
+    def _as_user(self, user: dict) -> dict:
+        """A keys-file user without an id gets a stable one, derived from its name."""
         if "id" in user:
             return user
         name = user.get("name") or user.get("email") or "API User"
-        return {"id": "user_" + token(self.seed, "keyed-user", hash(name) & 0xFFFFFFFF, 43), "name": name, **user}
+        digest = int.from_bytes(hashlib.blake2b(name.encode(), digest_size=4).digest(), "big")
+        return {"id": "user_" + token(self.seed, "keyed-user", digest, 43), "name": name, **user}
 
     # -- errors ------------------------------------------------------------------------------------
     def error_reply(self, error: MockError, op) -> Reply:
@@ -241,7 +246,7 @@ class Close(Vendor):
         status_changed = current is None or current["status_id"] != status["id"]
         date_won = record.get("date_won")
         if data.get("date_won"):
-            date_won = parse_datetime(data["date_won"]).date().isoformat()
+            date_won = parse_utc(data["date_won"], "date_won").date().isoformat()
         elif status["type"] == "won" and status_changed and not date_won:
             date_won = now.date().isoformat()  # set when it becomes won; kept if it moves back
         date_lost = record.get("date_lost")
@@ -270,8 +275,8 @@ class Close(Vendor):
             "updated_by": actor["id"],
             "updated_by_name": actor.get("name"),
             "note": pick("note", None) if "note" not in data else data["note"],
-            "date_created": record.get("date_created") or (
-                close_datetime(parse_datetime(data["date_created"])) if data.get("date_created") else close_datetime(now)),
+            "date_created": close_datetime(parse_utc(data["date_created"], "date_created"))
+            if data.get("date_created") else record.get("date_created") or close_datetime(now),
             "date_updated": close_datetime(now),
             "date_won": date_won,
             "date_lost": date_lost,
@@ -401,7 +406,7 @@ class Close(Vendor):
                 actor = self._find("users", data["user_id"], problems, "user_id") or actor
             if problems:
                 raise validation_failed(problems)
-            when = close_datetime(parse_datetime(data["date_created"]) if data.get("date_created") else self.store.now())
+            when = close_datetime(parse_utc(data["date_created"], "date_created") if data.get("date_created") else self.store.now())
             return Reply(200, self._status_change(opp, old, new, actor, when))
 
     @operation("getOpportunityStatusChange")
@@ -435,6 +440,6 @@ def _filters(query: dict, exact: tuple[str, ...], dated: tuple[str, ...]) -> lis
             if name == "date_won":  # a date field: compare dates
                 value = value[:10]
             elif "T" in value:  # compare in Close's own UTC format, so string order is time order
-                value = close_datetime(parse_datetime(value))
+                value = close_datetime(parse_utc(value, f"{name}__{op}"))
             where.append((name, op, value))
     return where

@@ -17,6 +17,7 @@ from mock_server.auth import Principal
 from mock_server.ids import token
 from mock_server.problems import MISSING, MockError, Problem, not_found, validation_failed
 from mock_server.store import Query
+from mock_server.timefmt import iso_utc, parse_utc
 from mock_server.vendors.base import Call, Reply, Vendor, operation
 
 HISTORY = "CrmOpportunityHistory"
@@ -55,17 +56,12 @@ OAUTH_ERRORS = ("invalid_grant", "unsupported_grant_type", "invalid_request")
 
 def nexudus_datetime(moment: datetime) -> str:
     """Nexudus writes `2025-01-15T10:30:00Z`: UTC, whole seconds."""
-    return moment.astimezone(timezone.utc).strftime("%Y-%m-%dT%H:%M:%SZ")
+    return iso_utc(moment, "seconds") + "Z"
 
 
-def parse_datetime(text: str) -> datetime:
-    moment = datetime.fromisoformat(text.replace("Z", "+00:00"))
-    return moment if moment.tzinfo else moment.replace(tzinfo=timezone.utc)  # no zone means UTC
-
-
-def normalized(text: str | None) -> str | None:
+def normalized(text: str | None, field: str) -> str | None:
     """Stored times are in one format, so string order is time order for sorting and ranges."""
-    return None if text is None else nexudus_datetime(parse_datetime(text))
+    return None if text is None else nexudus_datetime(parse_utc(text, field))
 
 
 def oauth_error(kind: str, description: str) -> MockError:
@@ -326,7 +322,8 @@ class Nexudus(Vendor):
             "CrmOpportunityId": body.get("CrmOpportunityId"),
             "OldCrmBoardColumnId": old and old["Id"], "OldCrmBoardColumnName": old and old["Name"],
             "NewCrmBoardColumnId": new["Id"], "NewCrmBoardColumnName": new["Name"],
-            "FromTime": normalized(body.get("FromTime")), "ToTime": normalized(body.get("ToTime")),
+            "FromTime": normalized(body.get("FromTime"), "FromTime"),
+            "ToTime": normalized(body.get("ToTime"), "ToTime"),
             "UserId": user and user["Id"], "UserFullName": user and user["FullName"],
         }
 
@@ -386,7 +383,7 @@ class Nexudus(Vendor):
         for name, field in ranges.items():
             for prefix, op in (("from_", "gte"), ("to_", "lte")):
                 if prefix + name in q:
-                    where.append((field, op, normalized(q[prefix + name])))
+                    where.append((field, op, normalized(q[prefix + name], prefix + name)))
         page, size, order_field, direction = q["page"], q["size"], q["orderBy"], q["dir"]
         descending = direction == "Descending"
         order = [(order_field, descending)] + ([("Id", descending)] if order_field != "Id" else [])

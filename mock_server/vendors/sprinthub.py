@@ -16,6 +16,7 @@ from faker import Faker
 
 from mock_server.auth import Principal
 from mock_server.problems import MockError, Problem, validation_failed
+from mock_server.timefmt import iso_utc, parse_utc
 from mock_server.vendors.base import Call, Reply, Vendor, operation
 
 # First IDs as in the seed's example: opportunity 4534, lead 8473, company 2582, column 159, user 156.
@@ -46,13 +47,7 @@ PRODUCTS = ("Implantação CRM", "Licença anual", "Consultoria", "Treinamento",
 
 def js_datetime(moment: datetime) -> str:
     """SprintHub (Node) writes `2024-03-19T21:14:35.000Z`: UTC, milliseconds."""
-    moment = moment.astimezone(timezone.utc)
-    return moment.strftime("%Y-%m-%dT%H:%M:%S.") + f"{moment.microsecond // 1000:03d}Z"
-
-
-def parse_datetime(text: str) -> datetime:
-    moment = datetime.fromisoformat(text.replace("Z", "+00:00").replace("z", "+00:00"))
-    return moment if moment.tzinfo else moment.replace(tzinfo=timezone.utc)
+    return iso_utc(moment, "milliseconds") + "Z"
 
 
 def object_id(seed: int, kind: str, n: int, created: datetime) -> str:
@@ -349,7 +344,7 @@ class SprintHub(Vendor):
             record = dict(current) if current else self._new(funnel, instance, actor_id, stamp)
             record.update({k: data[k] for k in INPUT_FIELDS if k in data})
             if "expectedCloseDate" in data:
-                record["expectedCloseDate"] = js_datetime(parse_datetime(data["expectedCloseDate"]))
+                record["expectedCloseDate"] = js_datetime(parse_utc(data["expectedCloseDate"], "expectedCloseDate"))
             record["fields"] = {**record["fields"], **data.get("fields", {})}  # custom fields merge
             # A new opportunity starts open in the column it is given: only its status can change.
             stamp_changes(record, current or {"status": "open", "crm_column": record["crm_column"]}, stamp)

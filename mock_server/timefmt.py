@@ -1,0 +1,25 @@
+"""Datetimes in and out: every vendor's format from one UTC datetime, and input parsing that turns
+impossible values (month 13, year 0, an offset that leaves the calendar) into a 400, not a crash."""
+from __future__ import annotations
+
+from datetime import datetime, timezone
+
+from mock_server.problems import Problem, validation_failed
+
+INVALID = "Must be a valid ISO 8601 date-time."
+
+
+def parse_utc(text: str, field: str) -> datetime:
+    """`text` as an aware UTC datetime (no zone means UTC); a 400 naming `field` when impossible."""
+    try:
+        moment = datetime.fromisoformat(text.replace("Z", "+00:00").replace("z", "+00:00"))
+        if moment.tzinfo is None:
+            return moment.replace(tzinfo=timezone.utc)
+        return moment.astimezone(timezone.utc)
+    except (ValueError, OverflowError):
+        raise validation_failed([Problem(field, "format", INVALID, text)]) from None
+
+
+def iso_utc(moment: datetime, timespec: str) -> str:
+    """`0456-07-10T17:52:59.000000` style: zero-padded years, which strftime('%Y') does not give."""
+    return moment.astimezone(timezone.utc).replace(tzinfo=None).isoformat(timespec=timespec)
