@@ -28,7 +28,7 @@ test: $(VENV)/.installed-dev ## Install with dev extras (first run) and run the 
 	$(PY) -m pytest -q
 
 contract: $(VENV)/.installed ## Fuzz the in-process mock with Schemathesis for every vendor (zero failures expected)
-	$(VENV)/bin/crm-mock contract all --max-examples 50 --junit build/contract-junit.xml --report build/contract-report.md
+	$(VENV)/bin/crm-mock contract all --max-examples 100 --stateful --seed 1 --junit build/contract-junit.xml --report build/contract-report.md
 
 bench: $(VENV)/.installed ## Benchmark crm-mock against Stoplight Prism on this machine; writes bench/RESULTS.md
 	$(PY) bench/run.py
