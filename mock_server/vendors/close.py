@@ -82,26 +82,28 @@ class Close(Vendor):
         fake = faker_for("en_US", self.seed)
         self._static.clear()
         self.store.pin_clock(SEED_EPOCH)
-        org = {"id": self.ids.prefixed("orga"), "name": fake.company()}
+        documented = self._documented()
+        org = {"id": documented["organization"], "name": fake.company()}
         self.store.insert(self.collection("organization"), org["id"], org)
-        pipeline = {"id": self.ids.prefixed("pipe", 22), "name": "Sales", "organization_id": org["id"]}
+        pipeline = {"id": documented["pipeline"], "name": "Sales", "organization_id": org["id"]}
         self.store.insert(self.collection("pipelines"), pipeline["id"], pipeline)
         for label, kind in DEFAULT_STATUSES:
-            status = {"id": self.ids.prefixed("stat"), "label": label, "type": kind,
-                      "pipeline_id": pipeline["id"], "organization_id": org["id"]}
+            status = {"id": documented["statuses"].get(kind) or self.ids.prefixed("stat"), "label": label,
+                      "type": kind, "pipeline_id": pipeline["id"], "organization_id": org["id"]}
             self.store.insert(self.collection("statuses"), status["id"], status)
         # Keys-file users belong to the organization too, so their ids resolve like any user's.
         for entry in self.key_entries:
             keyed = self._as_user(entry.get("user", {}))
             self.store.insert(self.collection("users"), keyed["id"], keyed)
         users = []
-        for _ in range(3):
-            first, last = fake.first_name(), fake.last_name()
-            users.append({"id": self.ids.prefixed("user"), "name": f"{first} {last}",
-                          "email": f"{first}.{last}@{fake.domain_name()}".lower()})
+        for n in range(3):
+            first, last = documented["user"]["name"].split(" ", 1) if n == 0 else (fake.first_name(), fake.last_name())
+            users.append({"id": documented["user"]["id"] if n == 0 else self.ids.prefixed("user"),
+                          "name": f"{first} {last}", "email": f"{first}.{last}@{fake.domain_name()}".lower()})
             self.store.insert(self.collection("users"), users[-1]["id"], users[-1])
+        leads = [self._seed_lead(fake, documented["lead"]["id"], documented["lead"]["name"])]
         # Leads carry several opportunities each in a large world; Faker is the costly part.
-        leads = [self._seed_lead(fake) for _ in range(max(1, min(count // 2, 1000)))] if count else []
+        leads += [self._seed_lead(fake) for _ in range(min(count // 2, 1000))]
         pick = fake.random.choice  # plain uniform choice: Faker's random_element weighs and is slow
         statuses = self.statuses()
         for done in range(count):
@@ -126,9 +128,23 @@ class Close(Vendor):
         self.progress(count, count)
         self.store.pin_clock(None)
 
-    def _seed_lead(self, fake) -> dict:
-        company = fake.company()
-        lead = {"id": self.ids.prefixed("lead"), "display_name": company, "name": company, "contacts": []}
+    def _documented(self) -> dict:
+        """The organization, pipeline, statuses, user and lead the spec's examples name (seed 003's
+        status change; the Opportunity and OpportunityStatus examples). Seeding them makes a request
+        copied from the docs work against the mock as it does against Close."""
+        schemas = self.spec.document["components"]["schemas"]
+        change = schemas["OpportunityStatusChange"]["example"]
+        return {
+            "organization": change["organization_id"],
+            "pipeline": schemas["OpportunityStatus"]["example"]["pipeline_id"],
+            "statuses": {change["old_status_type"]: change["old_status_id"], change["new_status_type"]: change["new_status_id"]},
+            "user": {"id": change["user_id"], "name": change["user_name"]},
+            "lead": {"id": change["lead_id"], "name": schemas["Opportunity"]["example"]["lead_name"]},
+        }
+
+    def _seed_lead(self, fake, lead_id: str | None = None, company: str | None = None) -> dict:
+        company = company or fake.company()
+        lead = {"id": lead_id or self.ids.prefixed("lead"), "display_name": company, "name": company, "contacts": []}
         for _ in range(fake.random_int(1, 2)):
             phone = fake.numerify("+1415555####")
             name = fake.name()

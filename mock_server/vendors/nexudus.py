@@ -28,7 +28,9 @@ TOKEN_LIFETIME = 604799  # seconds, as Nexudus answers
 FALLBACK_EMAIL = "api.user@example.com"  # a keys-file user without an email still needs an UpdatedBy
 
 # Start of each Id sequence: Nexudus Ids are large integers (the seed's history Id is 87654321).
-ID_STARTS = {"crmboards": 1413990, "crmboardcolumns": 1414000001, "users": 1120001,
+# Where the spec's examples point (board 12, columns 300-302, user 5521, opportunity 1204567), so
+# a request copied from the docs resolves against the seeded world.
+ID_STARTS = {"crmboards": 12, "crmboardcolumns": 300, "users": 5521,
              "crmopportunities": 1204567, "crmopportunityhistories": 87654321}
 # The seeded board, in Position order: (Name, WinOpportunity, LoseOpportunity).
 BOARD_COLUMNS = (("New", False, False), ("Contacted", False, False), ("Proposal", False, False),
