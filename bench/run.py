@@ -69,6 +69,7 @@ class Server:
     base: str  # URL prefix of the vendor's paths
     process: subprocess.Popen
     startup_s: float = 0.0
+    start_rss_mb: list[float] = field(default_factory=list)
     peak_rss_mb: list[float] = field(default_factory=list)
 
     def pids(self) -> list[int]:
@@ -76,17 +77,21 @@ class Server:
         out = subprocess.run(["ps", "-o", "pid=", "--ppid", str(self.process.pid)], capture_output=True, text=True)
         return [self.process.pid] + [int(p) for p in out.stdout.split()]
 
-    def sample_rss(self) -> None:
+    def rss(self, field_name: str) -> list[float]:
+        """VmRSS (now) or VmHWM (peak) of each process, in MB."""
         per_process = []
         for pid in self.pids():
             try:
                 status = Path(f"/proc/{pid}/status").read_text()
             except OSError:
                 continue
-            found = re.search(r"VmHWM:\s+(\d+) kB", status)
+            found = re.search(rf"{field_name}:\s+(\d+) kB", status)
             if found:
                 per_process.append(int(found.group(1)) / 1024)
-        self.peak_rss_mb = per_process
+        return per_process
+
+    def sample_rss(self) -> None:
+        self.peak_rss_mb = self.rss("VmHWM")
 
     def stop(self) -> None:
         self.sample_rss()
@@ -110,7 +115,10 @@ def start(name: str, argv: list[str], probe_url: str, headers: dict, base: str) 
         try:
             status, _ = request(probe_url, headers=headers, timeout=1)
             if status == 200:
-                return Server(name, base, process, time.monotonic() - began)
+                server = Server(name, base, process, time.monotonic() - began)
+                time.sleep(0.5)  # let forked workers finish starting before reading their size
+                server.start_rss_mb = server.rss("VmRSS")
+                return server
         except OSError:
             pass
         if process.poll() is not None:
@@ -275,7 +283,8 @@ def render(rows: list[dict], startup: dict, rss: dict, args, started: str, fuzz:
         "| | crm-mock | crm-mock -w2 | Prism |",
         "|---|---:|---:|---:|",
         "| start-up to first good response (s) | " + " | ".join(f"{startup[n]:.2f}" for n in (*OURS, "prism")) + " |",
-        "| peak RSS per process after the run (MB) | " + " | ".join(rss[n] for n in (*OURS, "prism")) + " |",
+        "| RSS per process after start-up (MB) | " + " | ".join(rss[n][0] for n in (*OURS, "prism")) + " |",
+        "| peak RSS per process after the run (MB) | " + " | ".join(rss[n][1] for n in (*OURS, "prism")) + " |",
         "",
         "Errors (crm-mock / crm-mock -w2 / Prism): socket errors plus answers other than the scenario's expected",
         "status. Each server's answer is checked once before its load; Prism answers the invalid create with",
@@ -364,7 +373,8 @@ def main() -> int:
             for server in servers:
                 server.stop()
                 if vendor == "close":
-                    rss[server.name] = " / ".join(f"{mb:.0f}" for mb in server.peak_rss_mb)
+                    rss[server.name] = tuple(" / ".join(f"{mb:.0f}" for mb in sizes)
+                                             for sizes in (server.start_rss_mb, server.peak_rss_mb))
     print("fixtures and Schemathesis throughput ...", flush=True)
     report = render(rows, startup, rss, args, started, fuzzing_throughput(), fixtures_time())
     Path(args.out).write_text(report)

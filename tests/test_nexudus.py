@@ -331,9 +331,6 @@ def test_keys_file_roles_are_enforced(make_client):
 
 def test_password_grant_with_a_keys_file(make_client):
     client = make_client("nexudus", keys=KEYS, strict=True)
-    vendor = client.application.extensions["crm_mock"]["vendors"]["nexudus"]
-    if not vendor.key_entries:  # until app.py hands each vendor its keys-file entries
-        vendor.key_entries = KEYS["nexudus"]
     wrong = client.post(TOKEN, data={"grant_type": "password", "username": "rita@example.com", "password": "nope"})
     assert rejected(wrong, "issueToken", 400)["error"] == "invalid_grant"
     issued = password_token(client, "rita@example.com", "secret")

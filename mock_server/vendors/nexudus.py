@@ -83,12 +83,6 @@ class Nexudus(Vendor):
     }
     STATIC_COLLECTIONS = frozenset({"users", "crmboardcolumns"})
 
-    def __init__(self, spec, store, seed: int = 0):
-        super().__init__(spec, store, seed)
-        # The keys-file entries for this vendor. The app sets them; the token endpoint needs them to
-        # check a password grant against the listed BasicAuth credentials. Empty means zero config.
-        self.key_entries: list[dict] = []
-
     # -- world -------------------------------------------------------------------------------------
     def seed_world(self, count: int) -> None:
         fake = Faker("en_GB")
