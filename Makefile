@@ -21,7 +21,7 @@ $(VENV)/.installed-dev: $(VENV)/.installed
 	$(PY) -m pip install -q --disable-pip-version-check -e '.[dev]'
 	touch $@
 
-serve: $(VENV)/.installed ## Install (first run) and start the mock on $(HOST):$(PORT), all vendors
+serve: $(VENV)/.installed ## Install (first run) and start the mock, all vendors, on 127.0.0.1:8080 (HOST=, PORT= to change)
 	$(VENV)/bin/crm-mock serve --host $(HOST) --port $(PORT)
 
 test: $(VENV)/.installed-dev ## Install with dev extras (first run) and run the whole test suite
