@@ -298,3 +298,11 @@ def test_a_date_that_leaves_the_calendar_is_a_field_error_not_a_crash(close):
     response = close.post(f"{API}/opportunity/", json={"date_created": "0001-01-01T00:00:00+05:00"}, headers=CLOSE_AUTH)
     assert response.status_code == 400
     assert conforms(response, "createOpportunity")["field-errors"] == {"date_created": "Must be a valid ISO 8601 date-time."}
+
+
+def test_a_refused_create_writes_nothing_not_even_its_untitled_lead(make_client):
+    client = make_client("close")
+    before = client.get("/__mock/records").get_json()["collections"]
+    response = client.post(f"{API}/opportunity/", json={"date_won": "0001-01-01T00:00:00+05:00"}, headers=CLOSE_AUTH)
+    assert response.status_code == 400
+    assert client.get("/__mock/records").get_json()["collections"] == before

@@ -239,6 +239,9 @@ class Close(Vendor):
 
     def _compose(self, data: dict, current: dict | None, found: dict, actor: dict, now: datetime) -> dict:
         """The full Opportunity as Close answers it: stored fields plus every derived field."""
+        # Parse first: a bad value is refused before anything (an Untitled lead) is written.
+        date_created = parse_utc(data["date_created"], "date_created") if data.get("date_created") else None
+        date_won_sent = parse_utc(data["date_won"], "date_won").date().isoformat() if data.get("date_won") else None
         record = dict(current or {})
         record.update({k: v for k, v in data.items() if k.startswith("custom.")})
         status = found.get("status") or self.lookup("statuses", record["status_id"])
@@ -248,7 +251,7 @@ class Close(Vendor):
         user = found.get("user_id") or (self._user(record.get("user_id"), actor) if current else actor)
         contact = found.get("contact_id") if "contact_id" in data else (
             self.store.get(self.collection("contacts"), record.get("contact_id") or "") if current else None)
-        creator = found.get("created_by") or (self._user(record.get("created_by"), actor) if current else actor)
+        creator = found.get("created_by") or actor  # only a create sets the creator
         pipeline = self.lookup("pipelines", status["pipeline_id"])
 
         def pick(name, default=None):
@@ -260,10 +263,8 @@ class Close(Vendor):
         period = pick("value_period", "one_time")
         value = data["value"] if "value" in data else record.get("value")
         status_changed = current is None or current["status_id"] != status["id"]
-        date_won = record.get("date_won")
-        if data.get("date_won"):
-            date_won = parse_utc(data["date_won"], "date_won").date().isoformat()
-        elif status["type"] == "won" and status_changed and not date_won:
+        date_won = date_won_sent or record.get("date_won")
+        if status["type"] == "won" and status_changed and not date_won:
             date_won = now.date().isoformat()  # set when it becomes won; kept if it moves back
         date_lost = record.get("date_lost")
         if status["type"] == "lost" and status_changed and not date_lost:
@@ -286,13 +287,13 @@ class Close(Vendor):
             "pipeline_name": pipeline["name"] if pipeline else None,
             "user_id": user["id"],
             "user_name": user.get("name"),
-            "created_by": record.get("created_by", creator["id"]) if current else creator["id"],
-            "created_by_name": record.get("created_by_name", creator.get("name")) if current else creator.get("name"),
+            "created_by": record["created_by"] if current else creator["id"],
+            "created_by_name": record["created_by_name"] if current else creator.get("name"),
             "updated_by": actor["id"],
             "updated_by_name": actor.get("name"),
-            "note": pick("note", None) if "note" not in data else data["note"],
-            "date_created": close_datetime(parse_utc(data["date_created"], "date_created"))
-            if data.get("date_created") else record.get("date_created") or close_datetime(now),
+            "note": data["note"] if "note" in data else record.get("note"),
+            "date_created": close_datetime(date_created or now) if date_created or not current
+            else record["date_created"],
             "date_updated": close_datetime(now),
             "date_won": date_won,
             "date_lost": date_lost,
