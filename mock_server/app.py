@@ -52,11 +52,12 @@ def create_app(
         for n, v in vendors.items()
     ]
 
-    def reset():
+    def reset(count: int | None = None):
+        """Back to the seeded world; `count` overrides --seed-data (0: statuses, users, ... only)."""
         store.clear()
         journal.clear()
         for v in vendors.values():
-            v.seed_world(seed_data)
+            v.seed_world(seed_data if count is None else count)
 
     if reset_on_start or not store.collections():
         reset()

@@ -23,8 +23,12 @@ def health():
 
 @control_blueprint.post("/reset")
 def reset():
-    """Empty the store and return to the seeded world (`--seed`, `--seed-data`)."""
-    _state()["reset"]()
+    """Empty the store and return to the seeded world (`--seed`, `--seed-data`);
+    `?seed_data=N` seeds N opportunities instead (0: only the base world — statuses, users, board)."""
+    count = request.args.get("seed_data")
+    if count is not None and (not count.isdigit() or int(count) > 100_000):
+        return jsonify(error="seed_data must be a whole number from 0 to 100000"), 400
+    _state()["reset"](None if count is None else int(count))
     return jsonify(status="reset", records=_state()["store"].collections())
 
 

@@ -79,3 +79,15 @@ def test_records_endpoint_shows_what_is_stored():
 def test_unknown_vendor_is_a_clear_error():
     with pytest.raises(ValueError, match="unknown vendor 'hubspot'"):
         create_app("hubspot")
+
+
+def test_reset_returns_to_the_seeded_world_or_to_a_chosen_size():
+    client = create_app("close", seed_data=5).test_client()
+    count = lambda: client.get("/api/v1/opportunity/", headers=CLOSE_AUTH).get_json()["total_results"]  # noqa: E731
+    client.post("/api/v1/opportunity/", json={}, headers=CLOSE_AUTH)
+    assert count() == 6
+    assert client.post("/__mock/reset").status_code == 200 and count() == 5
+    assert client.post("/__mock/reset?seed_data=0").status_code == 200 and count() == 0
+    assert client.get("/api/v1/status/opportunity/", headers=CLOSE_AUTH).get_json()["data"]  # base world kept
+    assert client.post("/__mock/reset?seed_data=-1").status_code == 400
+    assert client.post("/__mock/requests").status_code == 405

@@ -76,3 +76,25 @@ def test_list_shows_every_resource_and_unknown_resource_is_a_usage_error():
             assert resource in listing.output
     bad = CliRunner().invoke(main, ["fixtures", "close", "unicorns"])
     assert bad.exit_code == 2 and "choose from" in bad.output
+
+
+def test_nexudus_history_points_at_columns_and_chains_per_opportunity():
+    world = json.loads(run("nexudus", "all", "--count", "120", "--seed", "3"))
+    columns = {c["Id"]: c for c in world["crmboardcolumn"]}
+    last_column: dict[int, int] = {}
+    for entry in sorted(world["crmopportunityhistory"], key=lambda e: e["ToTime"]):
+        assert entry["NewCrmBoardColumnId"] in columns
+        assert entry["NewCrmBoardColumnName"] == columns[entry["NewCrmBoardColumnId"]]["Name"]
+        assert entry["OldCrmBoardColumnId"] == last_column.get(entry["CrmOpportunityId"])  # chained old -> new
+        last_column[entry["CrmOpportunityId"]] = entry["NewCrmBoardColumnId"]
+
+
+def test_sprinthub_opportunities_embed_the_lead_and_company_of_the_same_output():
+    world = json.loads(run("sprinthub", "all", "--count", "60", "--seed", "3", "--format", "json"))
+    leads = {lead["id"]: lead for lead in world["lead"]}
+    companies = {c["id"]: c for c in world["company"]}
+    for opp in world["opportunity"]:
+        assert opp["dataLead"] == leads[opp["lead_id"]]
+        company = leads[opp["lead_id"]]["company"]
+        assert opp["dataCompany"] == (companies[company] if company else None)
+        assert "funnel_id" not in opp  # bookkeeping stays out of fixtures
