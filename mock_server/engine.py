@@ -62,13 +62,7 @@ class VendorMount:
                 raw = request.get_data(cache=False) if op.has_body else b""
             except RequestEntityTooLarge:
                 raise MockError(413, "too_large", "The request body is larger than 1 MiB.") from None
-            try:
-                body = validator.body(request.content_type, raw)
-            except MockError as error:
-                if error.reason != "validation":
-                    raise
-                problems += error.problems
-                body = None
+            body = validator.body(request.content_type, raw, problems)
             if problems:
                 raise validation_failed(problems)
             call = Call(op, path, query, body, principal, request.headers)

@@ -10,7 +10,7 @@ from urllib.parse import parse_qsl
 from jsonschema.exceptions import ValidationError as SchemaError
 
 from mock_server import jsonio
-from mock_server.problems import MISSING, MockError, Problem, validation_failed
+from mock_server.problems import MISSING, MockError, Problem
 from mock_server.spec import Operation, Spec
 
 TYPE_MESSAGES = {
@@ -187,8 +187,9 @@ class RequestValidator:
         declared = {p.name: headers.get(p.name) for p, *_ in self.by_location["header"]}
         return self.parameters("header", declared, problems)
 
-    def body(self, content_type: str | None, raw: bytes):
-        """Parse and validate the body. Transport-level faults raise at once (nothing else matters)."""
+    def body(self, content_type: str | None, raw: bytes, problems: list[Problem]):
+        """Parse the body and add its schema problems to `problems`. Transport-level faults
+        (no body, wrong media type, unparseable) raise at once: nothing else about it matters."""
         if self.body_validator is None:
             return None
         mimetype = (content_type or "").split(";", 1)[0].strip().lower()
@@ -209,7 +210,5 @@ class RequestValidator:
                 body = jsonio.loads(raw)
             except ValueError as exc:
                 raise MockError(400, "malformed", f"The request body is not valid JSON: {exc}.") from None
-        problems = problems_from(self.body_validator.iter_errors(body))
-        if problems:
-            raise validation_failed(problems)
+        problems.extend(problems_from(self.body_validator.iter_errors(body)))
         return body
