@@ -44,6 +44,13 @@ def load_keys(source) -> dict[str, list[dict]]:
     if isinstance(source, (str, Path)):
         with open(source, encoding="utf-8") as fh:
             source = yaml.safe_load(fh) or {}
+    if not isinstance(source, dict):
+        raise ValueError("the keys file must map vendor names to lists of entries")
+    for vendor, entries in source.items():
+        for entry in entries or []:
+            if not isinstance(entry, dict) or not isinstance(entry.get("credentials"), dict):
+                raise ValueError(f"keys file, {vendor}: every entry needs a `credentials` mapping "
+                                 "of security scheme name to credential")
     return {vendor: list(entries or []) for vendor, entries in source.items()}
 
 

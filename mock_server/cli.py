@@ -6,6 +6,7 @@ import sys
 import tempfile
 
 import click
+import yaml
 from rich.console import Console
 from rich.table import Table
 
@@ -42,6 +43,13 @@ def serve(host, port, vendor, store, workers, threads, server_kind, keys, seed, 
     """Start the mock server."""
     from mock_server.server import bjoern_available, run
 
+    if keys:
+        from mock_server.auth import load_keys
+
+        try:
+            load_keys(keys)
+        except (ValueError, yaml.YAMLError) as error:
+            raise click.BadParameter(str(error), param_hint="--keys") from None
     if workers > 1 and store == "memory":
         # Separate processes cannot share memory: give them one SQLite file.
         store = "sqlite:" + os.path.join(tempfile.mkdtemp(prefix="crm-mock-"), "store.db")

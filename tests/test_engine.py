@@ -91,3 +91,14 @@ def test_reset_returns_to_the_seeded_world_or_to_a_chosen_size():
     assert client.get("/api/v1/status/opportunity/", headers=CLOSE_AUTH).get_json()["data"]  # base world kept
     assert client.post("/__mock/reset?seed_data=-1").status_code == 400
     assert client.post("/__mock/requests").status_code == 405
+
+
+def test_a_malformed_keys_file_is_a_clear_usage_error(tmp_path):
+    from click.testing import CliRunner
+
+    from mock_server.cli import main
+
+    keys = tmp_path / "keys.yaml"
+    keys.write_text("close:\n  - user: {name: No Credentials}\n")
+    result = CliRunner().invoke(main, ["serve", "--keys", str(keys)])
+    assert result.exit_code == 2 and "needs a `credentials` mapping" in result.output
