@@ -1,6 +1,8 @@
 """(method, path) → the spec operation and its path parameters, or a 404/405."""
 from __future__ import annotations
 
+import re
+
 from mock_server.problems import MockError
 from mock_server.spec import Operation, path_regex
 
@@ -16,18 +18,31 @@ class Router:
         self.literal = {base_path + t: m for t, m in by_template.items() if "{" not in t}
 
     def match(self, method: str, path: str) -> tuple[Operation, dict[str, str]]:
-        methods, params = self.literal.get(path), {}
-        if methods is None:
-            for regex, candidate in self.routes:
-                found = regex.match(path)
-                if found:
-                    methods, params = candidate, found.groupdict()
-                    break
-            else:
-                raise MockError(404, "no_route", f"No route for {method} {path}.")
+        # Forgiving like the vendors' own frameworks: `//` is one slash, and a trailing slash
+        # may be missing or extra (Close's Flask redirects to the slashed URL; here it just serves).
+        if "//" in path:
+            path = re.sub("/{2,}", "/", path)
+        alternative = path[:-1] if path.endswith("/") else path + "/"
+        for candidate_path in (path, alternative):
+            found = self._find(candidate_path)
+            if found:
+                methods, params = found
+                break
+        else:
+            raise MockError(404, "no_route", f"No route for {method} {path}.")
         op = methods.get("GET" if method == "HEAD" else method)
         if op is None:
             allowed = ", ".join(sorted(methods))
             raise MockError(405, "method_not_allowed", f"Method {method} is not allowed here.",
                             headers={"Allow": allowed})
         return op, params
+
+    def _find(self, path: str):
+        methods = self.literal.get(path)
+        if methods is not None:
+            return methods, {}
+        for regex, candidate in self.routes:
+            found = regex.match(path)
+            if found:
+                return candidate, found.groupdict()
+        return None

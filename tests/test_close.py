@@ -306,3 +306,10 @@ def test_a_refused_create_writes_nothing_not_even_its_untitled_lead(make_client)
     response = client.post(f"{API}/opportunity/", json={"date_won": "0001-01-01T00:00:00+05:00"}, headers=CLOSE_AUTH)
     assert response.status_code == 400
     assert client.get("/__mock/records").get_json()["collections"] == before
+
+
+def test_a_missing_or_doubled_slash_is_forgiven(close):
+    opp = create(close)
+    assert close.get(f"{API}/opportunity/{opp['id']}", headers=CLOSE_AUTH).get_json() == opp
+    assert close.get(f"{API}/opportunity//{opp['id']}//", headers=CLOSE_AUTH).get_json() == opp
+    assert close.get(f"{API}/opportunity", headers=CLOSE_AUTH).get_json()["total_results"] == 1
