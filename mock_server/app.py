@@ -28,11 +28,14 @@ def create_app(
     strict: bool = False,
     journal_size: int = 1000,
     reset_on_start: bool = True,
+    rate_limit: str | None = None,
 ) -> Flask:
     """An app serving one vendor at the root (`vendor="close"`) or all behind /<vendor> prefixes.
 
     `keys`: a keys-file path or dict (default: $CRM_MOCK_KEYS, else accept any well-formed credential).
-    `reset_on_start=False` keeps what a shared SQLite store already holds (extra gunicorn workers).
+    `reset_on_start=False` keeps what a shared SQLite store already holds (extra workers).
+    `rate_limit` ("10/s", "60/m"): answer the vendor's throttling response past that many calls
+    per credential (per worker process).
     """
     names = list(VENDORS) if vendor == "all" else [vendor]
     unknown = [n for n in names if n not in VENDOR_CLASSES]
@@ -48,7 +51,7 @@ def create_app(
     for n, v in vendors.items():
         v.key_entries = key_entries.get(n, [])
     mounts = [
-        VendorMount(v, f"/{n}" if vendor == "all" else "", key_entries.get(n, []), journal, strict)
+        VendorMount(v, f"/{n}" if vendor == "all" else "", key_entries.get(n, []), journal, strict, rate_limit)
         for n, v in vendors.items()
     ]
 

@@ -39,7 +39,9 @@ def main():
 @click.option("--seed-data", default=0, show_default=True, type=click.IntRange(0),
               help="Preload this many opportunities (with leads, statuses, history) per vendor.")
 @click.option("--strict", is_flag=True, help="Turn any response that breaks the spec into a 500 naming the field.")
-def serve(host, port, vendor, store, workers, threads, server_kind, keys, seed, seed_data, strict):
+@click.option("--rate-limit", help="Throttle past N calls per credential, e.g. 10/s or 60/m, in each vendor's "
+              "own way (Close 429 + RateLimit/Retry-After, Nexudus 409, SprintHub 401). Default: off.")
+def serve(host, port, vendor, store, workers, threads, server_kind, keys, seed, seed_data, strict, rate_limit):
     """Start the mock server."""
     from mock_server.server import bjoern_available, run
 
@@ -54,7 +56,15 @@ def serve(host, port, vendor, store, workers, threads, server_kind, keys, seed, 
         # Separate processes cannot share memory: give them one SQLite file.
         store = "sqlite:" + os.path.join(tempfile.mkdtemp(prefix="crm-mock-"), "store.db")
         click.echo(f"--workers {workers}: sharing state through {store}", err=True)
-    options = dict(vendor=vendor, store=store, keys=keys, seed=seed, seed_data=seed_data, strict=strict)
+    if rate_limit:
+        from mock_server.ratelimit import parse_rate
+
+        try:
+            parse_rate(rate_limit)
+        except ValueError as error:
+            raise click.BadParameter(str(error), param_hint="--rate-limit") from None
+    options = dict(vendor=vendor, store=store, keys=keys, seed=seed, seed_data=seed_data, strict=strict,
+                   rate_limit=rate_limit)
     if server_kind == "bjoern" and not bjoern_available():
         raise click.UsageError("bjoern is not installed: pip install 'crm-mock[fast]', or use --server gunicorn")
     run(host=host, port=port, workers=workers, threads=threads, app_options=options, server=server_kind)

@@ -14,6 +14,7 @@ from mock_server.auth import Authenticator
 from mock_server import jsonio
 from mock_server.journal import Journal
 from mock_server.problems import MockError, validation_failed
+from mock_server.ratelimit import RateLimiter
 from mock_server.router import Router
 from mock_server.validation import RequestValidator, problems_from
 from mock_server.vendors.base import Call, Reply, Vendor
@@ -22,7 +23,8 @@ log = logging.getLogger("crm_mock")
 
 
 class VendorMount:
-    def __init__(self, vendor: Vendor, prefix: str, key_entries: list[dict], journal: Journal, strict: bool = False):
+    def __init__(self, vendor: Vendor, prefix: str, key_entries: list[dict], journal: Journal, strict: bool = False,
+                 rate_limit: str | None = None):
         spec = vendor.spec
         self.vendor = vendor
         self.prefix = prefix  # e.g. "/close" when all vendors share one server, "" when alone
@@ -35,6 +37,7 @@ class VendorMount:
         self.auth = Authenticator(spec.security_schemes, key_entries, vendor.default_principal, vendor.lookup_principal)
         self.journal = journal
         self.strict = strict
+        self.limiter = RateLimiter(rate_limit) if rate_limit else None
         self.response_validators = {}
         if strict:
             for op in spec.operations:
@@ -54,6 +57,8 @@ class VendorMount:
         try:
             op, path_params = self.router.match(request.method, request.path)
             principal = self.auth.authenticate(op, request.headers)
+            if self.limiter:  # per credential, as the vendors count
+                self.limiter.check(repr(sorted(principal.credentials.items())))
             validator = self.validators[op.operation_id]
             path = validator.parameters("path", path_params, problems)
             query = validator.query(request.args, problems)

@@ -28,6 +28,7 @@ class MockError(Exception):
     problems: list[Problem] = field(default_factory=list)
     headers: dict[str, str] = field(default_factory=dict)
     resource: str = ""  # for not_found: the kind of object ("Opportunity")
+    details: dict = field(default_factory=dict)  # for rate_limited: limit, reset (seconds)
 
     def __str__(self) -> str:
         return self.message or self.reason

@@ -6,6 +6,7 @@ fields, and the status-change history it records when an opportunity moves.
 from __future__ import annotations
 
 import hashlib
+import math
 from datetime import datetime, timedelta, timezone
 
 from mock_server.auth import Principal
@@ -197,6 +198,10 @@ class Close(Vendor):
             return Reply(404, {"error": f"Empty query: {error.resource} matching query does not exist."})
         if error.reason == "no_route":
             return Reply(404, {"error": NO_ROUTE})
+        if error.reason == "rate_limited":  # Retry-After comes with the error; RateLimit is Close's
+            reset = error.details["reset"]
+            return Reply(429, {"error": {"message": error.message, "rate_reset": round(reset, 2)}},
+                         {"RateLimit": f"limit={error.details['limit']}, remaining=0, reset={math.ceil(reset)}"})
         return Reply(error.status, {"error": error.message})
 
     # -- opportunities -----------------------------------------------------------------------------

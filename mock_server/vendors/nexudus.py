@@ -189,7 +189,7 @@ class Nexudus(Vendor):
         if error.reason in ("unauthorized", "forbidden"):
             return Reply(error.status, {"Message": DENIED})  # ASP.NET's wording for both
         if error.reason == "rate_limited":
-            return Reply(409, {"Message": THROTTLED}, {"Retry-After": "1"})
+            return Reply(409, {"Message": THROTTLED})  # with the error's Retry-After
         return Reply(error.status, {"Message": error.message})
 
     @staticmethod

@@ -1,0 +1,73 @@
+"""`--rate-limit`: past the limit each vendor throttles in its own documented way."""
+from __future__ import annotations
+
+import json
+import urllib.request
+
+import pytest
+from closeio_api import API
+
+from mock_server import create_app
+from mock_server.ratelimit import RateLimiter, parse_rate
+from tests.conftest import CLOSE_AUTH, NEXUDUS_AUTH, SPRINTHUB_AUTH, assert_conforms, basic
+from tests.test_served_over_http import start
+
+CASES = [
+    ("close", "listOpportunityStatuses", "GET", "/api/v1/status/opportunity/", None, CLOSE_AUTH, 429),
+    ("nexudus", "listCrmBoardColumns", "GET", "/api/crm/crmboardcolumns", None, NEXUDUS_AUTH, 409),
+    ("sprinthub", "createOpportunity", "POST", "/crmopportunity?id=1&i=acme", {"title": "t", "lead_id": 8473},
+     SPRINTHUB_AUTH, 401),
+]
+
+
+@pytest.mark.parametrize("vendor, operation_id, method, path, body, auth, status", CASES, ids=[c[0] for c in CASES])
+def test_past_the_limit_each_vendor_throttles_in_its_own_shape(vendor, operation_id, method, path, body, auth, status):
+    client = create_app(vendor, rate_limit="2/m").test_client()
+    answers = [client.open(path, method=method, json=body, headers=auth) for _ in range(3)]
+    assert [a.status_code for a in answers[:2]] == [200, 200]
+    throttled = answers[2]
+    assert throttled.status_code == status
+    assert 0 < int(throttled.headers["Retry-After"]) <= 60
+    body = assert_conforms(vendor, throttled, operation_id)
+    if vendor == "close":
+        assert throttled.headers["RateLimit"].startswith("limit=2, remaining=0, reset=")
+        assert body["error"]["message"] == "API call count exceeded for this period"
+    if vendor == "sprinthub":
+        assert "Too many requests" in body["msg"]
+
+
+def test_limits_are_per_credential():
+    client = create_app("close", rate_limit="1/m").test_client()
+    assert client.get("/api/v1/status/opportunity/", headers=basic("alice")).status_code == 200
+    assert client.get("/api/v1/status/opportunity/", headers=basic("bob")).status_code == 200
+    assert client.get("/api/v1/status/opportunity/", headers=basic("alice")).status_code == 429
+
+
+def test_the_window_resets():
+    now = [0.0]
+    limiter = RateLimiter("1/s", clock=lambda: now[0])
+    limiter.check("k")
+    with pytest.raises(Exception, match="exceeded"):
+        limiter.check("k")
+    now[0] = 1.01
+    limiter.check("k")  # a new window
+
+
+@pytest.mark.parametrize("bad", ["", "10", "0/s", "ten/s", "5/d"])
+def test_bad_rates_are_refused(bad):
+    with pytest.raises(ValueError):
+        parse_rate(bad)
+
+
+def test_the_official_close_client_backs_off_and_succeeds():
+    process, port = start("--vendor", "close", "--rate-limit", "1/s")
+    try:
+        api = API(f"http://127.0.0.1:{port}/api/v1/", api_key="k")
+        first = api.get("status/opportunity")
+        assert api.get("status/opportunity") == first  # a 429 in between, waited out by the client
+        with urllib.request.urlopen(f"http://127.0.0.1:{port}/__mock/requests", timeout=5) as response:
+            journal = json.load(response)
+        assert [e["status"] for e in journal["requests"]][-3:] == [200, 429, 200]
+    finally:
+        process.terminate()
+        process.wait(timeout=10)
