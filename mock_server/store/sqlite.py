@@ -49,7 +49,9 @@ class SqliteStore(Store):
         if db is None:
             db = sqlite3.connect(self.path, timeout=30, isolation_level=None, check_same_thread=False)
             db.execute("PRAGMA journal_mode=WAL")
-            db.execute("PRAGMA synchronous=NORMAL")  # durable enough for a mock; far fewer fsyncs
+            # No fsync: a crashed worker loses nothing (the OS has the pages), only a machine crash
+            # could; for a mock that trade halves create latency with two workers (p99 12.7 -> 5.6 ms).
+            db.execute("PRAGMA synchronous=OFF")
             self._local.db = db
             self._local.depth = 0
         return db
