@@ -67,6 +67,10 @@ def serve(host, port, vendor, store, workers, threads, server_kind, keys, seed, 
                    rate_limit=rate_limit)
     if server_kind == "bjoern" and not bjoern_available():
         raise click.UsageError("bjoern is not installed: pip install 'crm-mock[fast]', or use --server gunicorn")
+    for name in VENDORS if vendor == "all" else [vendor]:
+        prefix = f"/{name}" if vendor == "all" else ""
+        click.echo(f"  {name:<10} http://{host}:{port}{prefix}{load_spec(name).base_path}/", err=True)
+    click.echo(f"  {'control':<10} http://{host}:{port}/__mock/health", err=True)
     run(host=host, port=port, workers=workers, threads=threads, app_options=options, server=server_kind)
 
 
