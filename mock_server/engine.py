@@ -92,7 +92,8 @@ class VendorMount:
     def _self_check(self, op, reply: Reply) -> Reply:
         """Strict mode: a response the spec does not allow becomes a 500 naming what broke."""
         if str(reply.status) not in op.statuses:
-            return Reply(500, {"crm_mock_strict": f"{op.operation_id} answered {reply.status}, which the spec does not document."})
+            message = f"{op.operation_id} answered {reply.status}, which the spec does not document."
+            return Reply(500, {"crm_mock_strict": message})
         validator = self.response_validators.get((op.operation_id, reply.status))
         if validator is None:
             return reply

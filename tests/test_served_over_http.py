@@ -35,7 +35,7 @@ def start(*args: str) -> tuple[subprocess.Popen, int]:
                 return process, port
         except OSError:
             if process.poll() is not None:
-                raise RuntimeError(process.stderr.read().decode())
+                raise RuntimeError(process.stderr.read().decode()) from None
             time.sleep(0.05)
     process.kill()
     raise RuntimeError("crm-mock serve did not answer within 20 s")

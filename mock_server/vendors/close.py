@@ -428,7 +428,8 @@ class Close(Vendor):
                 actor = self._find("users", data["user_id"], problems, "user_id") or actor
             if problems:
                 raise validation_failed(problems)
-            when = close_datetime(parse_utc(data["date_created"], "date_created") if data.get("date_created") else self.store.now())
+            sent = data.get("date_created")
+            when = close_datetime(parse_utc(sent, "date_created") if sent else self.store.now())
             return Reply(200, self._status_change(opp, old, new, actor, when))
 
     @operation("getOpportunityStatusChange")
