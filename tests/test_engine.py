@@ -102,3 +102,11 @@ def test_a_malformed_keys_file_is_a_clear_usage_error(tmp_path):
     keys.write_text("close:\n  - user: {name: No Credentials}\n")
     result = CliRunner().invoke(main, ["serve", "--keys", str(keys)])
     assert result.exit_code == 2 and "needs a `credentials` mapping" in result.output
+
+
+def test_head_answers_like_get_without_a_body():
+    client = create_app("close").test_client()
+    head = client.head("/api/v1/status/opportunity/", headers=CLOSE_AUTH)
+    assert head.status_code == 200 and head.data == b""
+    get = client.get("/api/v1/status/opportunity/", headers=CLOSE_AUTH)
+    assert head.headers["Content-Length"] == get.headers["Content-Length"]
