@@ -70,6 +70,10 @@ class Vendor:
             cache = self._static[kind] = {r.get("id", r.get("Id")): r for r in rows}
         return cache
 
+    def first(self, kind: str) -> dict:
+        """The first-seeded record of a static collection (the default user, the organization)."""
+        return next(iter(self.static(kind).values()))
+
     def lookup(self, kind: str, key):
         """A record by id; static collections come from the per-process copy."""
         if kind in self.STATIC_COLLECTIONS:

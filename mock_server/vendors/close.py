@@ -162,14 +162,13 @@ class Close(Vendor):
 
     @property
     def organization(self) -> dict:
-        return next(iter(self.static("organization").values()))
+        return self.first("organization")
 
     def statuses(self) -> list[dict]:
         return list(self.static("statuses").values())
 
     def default_principal(self, credentials: dict) -> Principal:
-        first_user = next(iter(self.static("users").values()))
-        return Principal(user=first_user, credentials=credentials)
+        return Principal(user=self.first("users"), credentials=credentials)
 
     def acting_user(self, principal: Principal) -> dict:
         """The caller as a Close user of the organization (keys-file users are seeded as users)."""

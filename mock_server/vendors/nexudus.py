@@ -11,9 +11,8 @@ import math
 import re
 from datetime import datetime, timedelta, timezone
 
-from faker import Faker
-
 from mock_server.auth import Principal
+from mock_server.datagen import faker_for
 from mock_server.ids import token
 from mock_server.problems import MISSING, MockError, Problem, not_found, validation_failed
 from mock_server.store import Query
@@ -85,8 +84,7 @@ class Nexudus(Vendor):
 
     # -- world -------------------------------------------------------------------------------------
     def seed_world(self, count: int) -> None:
-        fake = Faker("en_GB")
-        fake.seed_instance(self.seed)
+        fake = faker_for("en_GB", self.seed)
         self._static.clear()
         with self.store.transaction():
             users = self._seed_users(fake)
@@ -167,7 +165,7 @@ class Nexudus(Vendor):
 
     def default_principal(self, credentials: dict) -> Principal:
         """Zero config: the first seeded admin, a full unrestricted administrator (every role)."""
-        first = next(iter(self.static("users").values()))  # seeded first: the lowest Id
+        first = self.first("users")  # seeded first: the lowest Id
         return Principal(user=first, roles=None, credentials=credentials)
 
     @staticmethod

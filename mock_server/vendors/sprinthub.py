@@ -15,6 +15,7 @@ from datetime import datetime, timedelta, timezone
 from faker import Faker
 
 from mock_server.auth import Principal
+from mock_server.datagen import faker_for
 from mock_server.problems import MockError, Problem, validation_failed
 from mock_server.timefmt import iso_utc, parse_utc
 from mock_server.vendors.base import Call, Reply, Vendor, operation
@@ -114,8 +115,7 @@ class SprintHub(Vendor):
 
     # -- world -------------------------------------------------------------------------------------
     def seed_world(self, count: int) -> None:
-        fake = Faker("pt_BR")
-        fake.seed_instance(self.seed)
+        fake = faker_for("pt_BR", self.seed)
         self._static.clear()
         instance = ascii_slug(fake.last_name()) or "demo"  # the instance the seeded leads live in
         users = [self._seed_user(fake, instance) for _ in range(WORLD_SIZE["users"])]
@@ -260,18 +260,15 @@ class SprintHub(Vendor):
             self.save_opportunity(change, funnel["id"], instance, users[0]["id"], key=record["id"], moment=later)
 
     # -- callers -----------------------------------------------------------------------------------
-    def _first_user(self) -> dict:
-        return next(iter(self.static("users").values()))  # seeded first: the lowest id
-
     def default_principal(self, credentials: dict) -> Principal:
-        return Principal(user=self._first_user(), credentials=credentials)
+        return Principal(user=self.first("users"), credentials=credentials)
 
     def acting_user_id(self, principal: Principal) -> int:
         """The caller's user ID (a keys-file user without a usable integer id acts as the first user)."""
         user_id = principal.user.get("id")
         if isinstance(user_id, int) and not isinstance(user_id, bool) and user_id > 0:
             return user_id
-        return self._first_user()["id"]
+        return self.first("users")["id"]
 
     # -- errors ------------------------------------------------------------------------------------
     def error_reply(self, error: MockError, op) -> Reply:
