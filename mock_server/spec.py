@@ -73,6 +73,7 @@ class Spec:
         self.server_url = server_url
         self.base_path = urlparse(server_url).path.rstrip("/")
         self.security_schemes: dict = document.get("components", {}).get("securitySchemes", {})
+        self._validators: dict[str, Draft202012Validator] = {}
         self.operations: list[Operation] = list(self._index_operations())
         self.by_id = {op.operation_id: op for op in self.operations}
 
@@ -104,8 +105,13 @@ class Spec:
         return {key: self.inline(value, depth) for key, value in node.items()}
 
     def validator(self, schema: dict) -> Draft202012Validator:
-        """A validator compiled once; local `$ref`s resolve against the whole document."""
-        return _compile(self, _freeze(schema))
+        """A validator compiled once per distinct schema. Local `$ref`s are inlined here: resolving
+        them through `referencing` on every request was the largest hot-path cost (profiled)."""
+        key = repr(schema)  # schemas are small JSON values: their repr identifies them
+        found = self._validators.get(key)
+        if found is None:
+            found = self._validators[key] = Draft202012Validator(self.inline(schema), format_checker=FORMAT_CHECKER)
+        return found
 
     def component_schema(self, name: str) -> dict:
         return {"$ref": f"#/components/schemas/{name}"}
@@ -150,24 +156,6 @@ class Spec:
                     statuses=frozenset(raw.get("responses", {})),
                     raw=raw,
                 )
-
-
-class _Frozen(dict):
-    """A hashable stand-in key for a schema dict, so compiled validators can be cached."""
-
-    def __hash__(self):  # schemas are small; repr is a stable, cheap identity for caching
-        return hash(repr(self))
-
-
-def _freeze(schema: dict) -> _Frozen:
-    return _Frozen(schema)
-
-
-@functools.lru_cache(maxsize=None)
-def _compile(spec: Spec, schema: _Frozen) -> Draft202012Validator:
-    # Local $refs are inlined once here: resolving them through `referencing` on every request
-    # was the largest single cost on the hot path (profiled). The specs have no recursive schemas.
-    return Draft202012Validator(spec.inline(dict(schema)), format_checker=FORMAT_CHECKER)
 
 
 @functools.lru_cache(maxsize=None)

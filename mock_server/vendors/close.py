@@ -239,7 +239,7 @@ class Close(Vendor):
         return lead
 
     def _user(self, key, fallback: dict) -> dict:
-        return self.lookup("users", key) if key else fallback
+        return (self.lookup("users", key) if key else None) or fallback
 
     def _compose(self, data: dict, current: dict | None, found: dict, actor: dict, now: datetime) -> dict:
         """The full Opportunity as Close answers it: stored fields plus every derived field."""
@@ -249,19 +249,15 @@ class Close(Vendor):
         record = dict(current or {})
         record.update({k: v for k, v in data.items() if k.startswith("custom.")})
         status = found.get("status") or self.lookup("statuses", record["status_id"])
-        lead = found.get("lead") or (self.store.get(self.collection("leads"), record["lead_id"]) if current else None)
-        if lead is None:
-            lead = self._untitled_lead()
-        user = found.get("user_id") or (self._user(record.get("user_id"), actor) if current else actor)
-        contact = found.get("contact_id") if "contact_id" in data else (
-            self.store.get(self.collection("contacts"), record.get("contact_id") or "") if current else None)
+        # On a create `record` is empty, so every stored reference below falls to its default.
+        lead = found.get("lead") or self.lookup("leads", record.get("lead_id")) or self._untitled_lead()
+        user = found.get("user_id") or self._user(record.get("user_id"), actor)
+        contact = found.get("contact_id") if "contact_id" in data else self.lookup("contacts", record.get("contact_id"))
         creator = found.get("created_by") or actor  # only a create sets the creator
         pipeline = self.lookup("pipelines", status["pipeline_id"])
 
-        def pick(name, default=None):
-            if name in data and data[name] is not None:
-                return data[name]
-            return record.get(name, default) if current else default
+        def pick(name, default):
+            return data[name] if data.get(name) is not None else record.get(name, default)
 
         confidence = pick("confidence", 0)
         period = pick("value_period", "one_time")
