@@ -14,7 +14,6 @@ import sys
 
 from mock_server.app import create_app
 
-SERVERS = ("auto", "bjoern", "gunicorn")
 
 
 def bjoern_available() -> bool:

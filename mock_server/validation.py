@@ -31,7 +31,6 @@ FORMAT_MESSAGES = {
     "int32": "Must be a whole number between -2147483648 and 2147483647.",
     "int64": "Must be a whole number between -9223372036854775808 and 9223372036854775807.",
 }
-JSON_MEDIA = "application/json"
 FORM_MEDIA = "application/x-www-form-urlencoded"
 
 
