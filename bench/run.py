@@ -131,7 +131,7 @@ def start(name: str, argv: list[str], probe_url: str, headers: dict, base: str) 
 def start_crm_mock(name: str, vendor: str, workers: int, seed_data: int) -> Server:
     """`crm-mock serve` as a user runs it; more than one worker shares a SQLite store."""
     port = free_port()
-    argv = [sys.executable, "-m", "mock_server.cli", "serve", "--vendor", vendor, "--port", str(port),
+    argv = [sys.executable, "-m", "mock_server", "serve", "--vendor", vendor, "--port", str(port),
             "--workers", str(workers), "--seed-data", str(seed_data)]
     if workers > 1:
         argv += ["--store", f"sqlite:{tempfile.mkdtemp(prefix='crm-mock-bench-')}/store.db"]
@@ -244,7 +244,7 @@ def fuzzing_throughput() -> list[dict]:
 
 def fixtures_time(count: int = 100_000) -> float:
     began = time.monotonic()
-    subprocess.run([sys.executable, "-m", "mock_server.cli", "fixtures", "close", "opportunity", "--count",
+    subprocess.run([sys.executable, "-m", "mock_server", "fixtures", "close", "opportunity", "--count",
                     str(count), "--format", "jsonl", "--out", os.devnull], check=True, cwd=ROOT)
     return time.monotonic() - began
 

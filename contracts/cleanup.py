@@ -15,7 +15,7 @@ import requests
 
 from contracts.checks import json_pointer
 from contracts.targets import Target, Throttle
-from mock_server.spec import Operation, load_spec
+from mock_server import Operation, load_spec
 
 # Records a vendor creates as a side effect: (vendor, operationId) → (request field that avoids it, what).
 IMPLICIT = {("close", "createOpportunity"): ("lead_id", "lead")}

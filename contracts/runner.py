@@ -27,7 +27,7 @@ from contracts.targets import (
     Throttle,
     route_requests,
 )
-from mock_server.spec import load_spec
+from mock_server import load_spec
 
 # Statuses a schema-valid request may get. Beyond 2xx: the mock (like the vendors) rejects
 # references to records that do not exist although the request matches the schema: Close 400

@@ -20,8 +20,8 @@ from urllib.parse import urlparse
 from schemathesis.transport.requests import REQUESTS_TRANSPORT, RequestsTransport
 from schemathesis.transport.wsgi import WSGI_TRANSPORT, WSGITransport
 
-from mock_server.app import create_app
-from mock_server.spec import VENDORS, load_spec
+from mock_server import create_app
+from mock_server import VENDORS, load_spec
 
 MOCK_BASE = "http://127.0.0.1:8080"  # where `crm-mock serve --vendor X` listens: curl lines run against it
 

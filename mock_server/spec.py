@@ -15,7 +15,6 @@ import yaml
 from jsonschema import Draft202012Validator, FormatChecker
 
 SPECS_DIR = Path(__file__).resolve().parent.parent / "specs"
-VENDORS = ("close", "nexudus", "sprinthub")
 HTTP_METHODS = ("get", "put", "post", "delete", "patch", "head", "options")
 
 # One format checker for every validator: date-time needs rfc3339-validator (a dependency).

@@ -6,7 +6,7 @@ import base64
 import pytest
 
 from mock_server import create_app
-from mock_server.spec import load_spec
+from mock_server import load_spec
 
 
 def basic(username: str, password: str = "") -> dict:

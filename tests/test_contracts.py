@@ -18,8 +18,8 @@ import contracts
 from contracts import checks, report, runner, targets
 from contracts.runner import Options
 from mock_server import create_app
-from mock_server.cli import main
-from mock_server.spec import VENDORS
+from mock_server.serve.cli import main  # the command line itself, as a user runs it
+from mock_server import VENDORS
 from tests.drifted_app import (
     API_KEY,
     CREDENTIALS,

@@ -4,7 +4,8 @@ from __future__ import annotations
 import pytest
 
 from mock_server import create_app
-from mock_server.vendors.base import Reply, operation
+from mock_server import Reply
+from mock_server.vendors.base import operation
 from mock_server.vendors.close import Close
 from tests.conftest import CLOSE_AUTH, NEXUDUS_AUTH, SPRINTHUB_AUTH
 
@@ -96,7 +97,7 @@ def test_reset_returns_to_the_seeded_world_or_to_a_chosen_size():
 def test_a_malformed_keys_file_is_a_clear_usage_error(tmp_path):
     from click.testing import CliRunner
 
-    from mock_server.cli import main
+    from mock_server.serve.cli import main
 
     keys = tmp_path / "keys.yaml"
     keys.write_text("close:\n  - user: {name: No Credentials}\n")

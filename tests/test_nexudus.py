@@ -3,7 +3,7 @@ from __future__ import annotations
 
 import pytest
 
-from mock_server.spec import load_spec
+from mock_server import load_spec
 from tests.conftest import NEXUDUS_AUTH, assert_conforms, basic, bearer
 
 HISTORIES = "/api/crm/crmopportunityhistories"

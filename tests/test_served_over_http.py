@@ -12,7 +12,7 @@ from concurrent.futures import ThreadPoolExecutor
 import pytest
 from closeio_api import API, APIError
 
-from mock_server.server import bjoern_available
+from mock_server.serve.server import bjoern_available
 from tests.conftest import NEXUDUS_AUTH
 
 
@@ -25,7 +25,7 @@ def free_port() -> int:
 def start(*args: str) -> tuple[subprocess.Popen, int]:
     port = free_port()
     process = subprocess.Popen(
-        [sys.executable, "-m", "mock_server.cli", "serve", "--port", str(port), *args],
+        [sys.executable, "-m", "mock_server", "serve", "--port", str(port), *args],
         stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, env={**os.environ, "PYTHONUNBUFFERED": "1"},
     )
     deadline = time.monotonic() + 20

@@ -7,7 +7,7 @@ import re
 
 import pytest
 
-from mock_server.spec import load_spec
+from mock_server import load_spec, state_of
 from tests.conftest import SPRINTHUB_AUTH, assert_conforms, bearer
 
 SPEC = load_spec("sprinthub")
@@ -358,7 +358,7 @@ def test_seeded_opportunities_are_consistent_and_updatable(make_client):
 
 def test_a_mock_failure_is_a_500_in_the_vendor_shape_without_a_trace(make_client, monkeypatch):
     client = make_client("sprinthub")
-    vendor = client.application.extensions["crm_mock"]["vendors"]["sprinthub"]
+    vendor = state_of(client.application).vendors["sprinthub"]
     monkeypatch.setattr(vendor, "save_opportunity", lambda *a, **k: 1 / 0)
     response = create(client)
     assert response.status_code == 500 and set(response.get_json()) == {"msg"}

@@ -1,33 +1,16 @@
 """What every vendor module provides to the engine, and the pieces they share."""
 from __future__ import annotations
 
-from dataclasses import dataclass, field
-from typing import Any, Callable
+from typing import Callable
 
-from mock_server.auth import Principal
+from mock_server.identity import KeyRing, Principal
 from mock_server.ids import IdMinter
+from mock_server.pipeline.exchange import Call, Reply
 from mock_server.problems import MockError
 from mock_server.spec import Operation, Spec
 from mock_server.store import Store
 
-
-@dataclass
-class Call:
-    """A request that passed routing, auth and validation: typed inputs for a handler."""
-
-    op: Operation
-    path: dict
-    query: dict
-    body: Any
-    principal: Principal
-    headers: Any = None
-
-
-@dataclass
-class Reply:
-    status: int
-    body: Any
-    headers: dict = field(default_factory=dict)
+__all__ = ["Call", "Reply", "Vendor", "operation"]
 
 
 def operation(operation_id: str):
@@ -49,12 +32,12 @@ class Vendor:
     # `crm-mock fixtures` resources: name → (store collection, spec schema component)
     FIXTURES: dict[str, tuple[str, str]] = {}
 
-    def __init__(self, spec: Spec, store: Store, seed: int = 0):
+    def __init__(self, spec: Spec, store: Store, seed: int = 0, keys: KeyRing = KeyRing()):
         self.spec = spec
         self.store = store
         self.seed = seed
+        self.keys = keys  # the keys file's entries for this vendor; empty: zero config
         self.ids = IdMinter(store, seed)
-        self.key_entries: list[dict] = []  # the keys file's entries for this vendor, if any
         self._static: dict[str, dict] = {}
 
     # Collections only seeding writes (statuses, users, board columns, ...). They are read from the

@@ -9,8 +9,8 @@ import hashlib
 import math
 from datetime import datetime, timedelta, timezone
 
-from mock_server.auth import Principal
-from mock_server.datagen import SEED_EPOCH, faker_for
+from mock_server.identity import Principal
+from mock_server.fakes import SEED_EPOCH, faker_for
 from mock_server.ids import token
 from mock_server.problems import MockError, Problem, not_found, validation_failed
 from mock_server.store import Query
@@ -93,8 +93,8 @@ class Close(Vendor):
                       "type": kind, "pipeline_id": pipeline["id"], "organization_id": org["id"]}
             self.store.insert(self.collection("statuses"), status["id"], status)
         # Keys-file users belong to the organization too, so their ids resolve like any user's.
-        for entry in self.key_entries:
-            keyed = self._as_user(entry.get("user", {}))
+        for entry in self.keys.entries:
+            keyed = self._as_user(dict(entry.user))
             self.store.insert(self.collection("users"), keyed["id"], keyed)
         users = []
         for n in range(3):

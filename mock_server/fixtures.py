@@ -1,30 +1,17 @@
-"""Realistic, seeded data: the Faker factory every vendor seeds with, and `crm-mock fixtures`.
+"""`crm-mock fixtures`: realistic, seeded, schema-valid records for other teams' tests.
 
 Fixtures are not a second copy of the vendor rules: a vendor builds its world in a private
 in-memory store through the same code that answers HTTP requests, and the records are read back.
 """
 from __future__ import annotations
 
-from datetime import datetime, timezone
-
-from faker import Faker
-
-# Seeded data is dated from here, never from the wall clock, so the same seed gives the same bytes.
-SEED_EPOCH = datetime(2024, 1, 2, 9, 0, tzinfo=timezone.utc)
+from mock_server.spec import load_spec
+from mock_server.store import MemoryStore
+from mock_server.vendors import VENDOR_CLASSES, Vendor
 
 
-def faker_for(locale: str, seed: int) -> Faker:
-    fake = Faker(locale)
-    fake.seed_instance(seed)
-    return fake
-
-
-def build_world(vendor_name: str, count: int, seed: int, progress=None):
+def build_world(vendor_name: str, count: int, seed: int, progress=None) -> Vendor:
     """A vendor's seeded world in a private in-memory store, built by the vendor's own code."""
-    from mock_server.spec import load_spec
-    from mock_server.store import MemoryStore
-    from mock_server.vendors import VENDOR_CLASSES
-
     vendor = VENDOR_CLASSES[vendor_name](load_spec(vendor_name), MemoryStore(), seed)
     vendor.progress = progress or (lambda done, total: None)
     vendor.seed_world(count)
@@ -33,8 +20,6 @@ def build_world(vendor_name: str, count: int, seed: int, progress=None):
 
 def fixture_resources(vendor_name: str) -> dict[str, tuple[str, str]]:
     """resource name → (store collection, spec schema component), as the vendor declares them."""
-    from mock_server.vendors import VENDOR_CLASSES
-
     return VENDOR_CLASSES[vendor_name].FIXTURES
 
 

@@ -1,9 +1,13 @@
-"""The request journal behind GET /__mock/requests: recent calls, credentials never in clear."""
+"""journal: one entry per request for GET /__mock/requests; credentials never in clear."""
 from __future__ import annotations
 
 import collections
 import threading
 from datetime import datetime, timezone
+
+from mock_server import jsonio
+from mock_server.pipeline.exchange import Exchange, Reply
+from mock_server.pipeline.stage import Outcome, Stage
 
 SENSITIVE_HEADERS = {"authorization", "apitoken", "cookie", "x-api-key", "proxy-authorization"}
 
@@ -47,3 +51,29 @@ class Journal:
     def clear(self) -> None:
         with self._lock:
             self._entries.clear()
+
+
+class Record(Stage):
+    """Writes the journal entry: the last stage, so it sees the final answer."""
+
+    name = "journal"
+
+    def __call__(self, exchange: Exchange) -> Outcome:
+        request, reply, op = exchange.request, exchange.reply, exchange.op
+        self.mount.journal.record(
+            vendor=self.mount.vendor.name, method=request.method, path=request.path,
+            query=request.query_string.decode("latin-1"), headers=request.headers, status=reply.status,
+            operation=op.operation_id if op else None, problems=exchange.problems, message=message_of(reply),
+        )
+        return None
+
+
+def message_of(reply: Reply) -> str | None:
+    """The human message of an error body, whatever the vendor calls it."""
+    body = reply.body
+    if reply.status < 400 or not isinstance(body, dict):
+        return None
+    for key in ("error", "msg", "Message", "crm_mock_strict"):
+        if isinstance(body.get(key), str):
+            return body[key]
+    return jsonio.dumps(body)[:500].decode("utf-8", "replace")

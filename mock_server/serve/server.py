@@ -12,8 +12,8 @@ import os
 import signal
 import sys
 
-from mock_server.app import create_app
-
+from mock_server.serve.app import create_app
+from mock_server.settings import Settings
 
 
 def bjoern_available() -> bool:
@@ -48,28 +48,28 @@ class FreezingGC:
         return self.app(environ, start_response)
 
 
-def run(host: str, port: int, workers: int, threads: int, app_options: dict, server: str = "auto") -> None:
+def run(host: str, port: int, workers: int, threads: int, settings: Settings, server: str = "auto") -> None:
     if server == "auto":
         server = "bjoern" if bjoern_available() else "gunicorn"
     print(f"crm-mock: {server}, {workers} worker(s), http://{host}:{port}/ (Ctrl-C stops)", file=sys.stderr, flush=True)
     if server == "bjoern":
-        _run_bjoern(host, port, workers, app_options)
+        _run_bjoern(host, port, workers, settings)
     else:
-        _run_gunicorn(host, port, workers, threads, app_options)
+        _run_gunicorn(host, port, workers, threads, settings)
 
 
-def _run_bjoern(host: str, port: int, workers: int, app_options: dict) -> None:
+def _run_bjoern(host: str, port: int, workers: int, settings: Settings) -> None:
     import bjoern
 
     if workers == 1:
-        bjoern.run(FreezingGC(create_app(**app_options)), host, port)
+        bjoern.run(FreezingGC(create_app(settings)), host, port)
         return
-    create_app(**app_options, reset_on_start=True)  # seed once, before forking
+    create_app(settings, reset_on_start=True)  # seed once, before forking
     children = []
     for _ in range(workers):
         pid = os.fork()
         if pid == 0:
-            app = FreezingGC(create_app(**app_options, reset_on_start=False))
+            app = FreezingGC(create_app(settings, reset_on_start=False))
             bjoern.listen(app, host, port, reuse_port=True)
             bjoern.run()
             os._exit(0)
@@ -91,7 +91,7 @@ def _run_bjoern(host: str, port: int, workers: int, app_options: dict) -> None:
             pass
 
 
-def _run_gunicorn(host: str, port: int, workers: int, threads: int, app_options: dict) -> None:
+def _run_gunicorn(host: str, port: int, workers: int, threads: int, settings: Settings) -> None:
     from gunicorn.app.base import BaseApplication
 
     class Gunicorn(BaseApplication):
@@ -105,7 +105,7 @@ def _run_gunicorn(host: str, port: int, workers: int, threads: int, app_options:
 
         def load(self):
             # Runs in each worker. The master already seeded the store, so workers keep what is there.
-            return FreezingGC(create_app(**app_options, reset_on_start=False))
+            return FreezingGC(create_app(settings, reset_on_start=False))
 
-    create_app(**app_options, reset_on_start=True)  # seed once, before forking
+    create_app(settings, reset_on_start=True)  # seed once, before forking
     Gunicorn().run()

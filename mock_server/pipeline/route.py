@@ -1,8 +1,10 @@
-"""(method, path) → the spec operation and its path parameters, or a 404/405."""
+"""route: (method, path) → the spec operation and its path parameters, or a 404/405."""
 from __future__ import annotations
 
 import re
 
+from mock_server.pipeline.exchange import Exchange
+from mock_server.pipeline.stage import Outcome, Stage
 from mock_server.problems import MockError
 from mock_server.spec import Operation, path_regex
 
@@ -17,7 +19,7 @@ class Router:
         self.routes = [(path_regex(base_path, template), methods) for template, methods in ordered]
         self.literal = {base_path + t: m for t, m in by_template.items() if "{" not in t}
 
-    def match(self, method: str, path: str) -> tuple[Operation, dict[str, str]]:
+    def match(self, method: str, path: str) -> tuple[Operation, dict[str, str]] | MockError:
         # Forgiving like the vendors' own frameworks: `//` is one slash, and a trailing slash
         # may be missing or extra (Close's Flask redirects to the slashed URL; here it just serves).
         if "//" in path:
@@ -29,11 +31,11 @@ class Router:
                 methods, params = found
                 break
         else:
-            raise MockError(404, "no_route", f"No route for {method} {path}.")
+            return MockError(404, "no_route", f"No route for {method} {path}.")
         op = methods.get("GET" if method == "HEAD" else method)
         if op is None:
             allowed = ", ".join(sorted(methods))
-            raise MockError(405, "method_not_allowed", f"Method {method} is not allowed here.",
+            return MockError(405, "method_not_allowed", f"Method {method} is not allowed here.",
                             headers={"Allow": allowed})
         return op, params
 
@@ -45,4 +47,21 @@ class Router:
             found = regex.match(path)
             if found:
                 return candidate, found.groupdict()
+        return None
+
+
+class Route(Stage):
+    """Finds the spec operation; an unknown path or method is refused in the vendor's shape."""
+
+    name = "route"
+
+    def __init__(self, mount) -> None:
+        super().__init__(mount)
+        self.router = Router(mount.base, mount.vendor.spec.operations)
+
+    def __call__(self, exchange: Exchange) -> Outcome:
+        found = self.router.match(exchange.request.method, exchange.request.path)
+        if isinstance(found, MockError):
+            return found
+        exchange.op, exchange.path_params = found
         return None

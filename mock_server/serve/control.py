@@ -3,22 +3,20 @@ from __future__ import annotations
 
 from flask import Blueprint, current_app, jsonify, request
 
+from mock_server.serve.state import MockState, state_of
+
 control_blueprint = Blueprint("crm_mock_control", __name__, url_prefix="/__mock")
+MAX_SEED_DATA = 100_000
 
 
-def _state() -> dict:
-    return current_app.extensions["crm_mock"]
+def _state() -> MockState:
+    return state_of(current_app)
 
 
 @control_blueprint.get("/health")
 def health():
     state = _state()
-    return jsonify(
-        status="ok",
-        vendors={m.vendor.name: m.base + "/" for m in state["mounts"]},
-        seed=state["seed"],
-        seed_data=state["seed_data"],
-    )
+    return jsonify(status="ok", vendors=state.base_urls, seed=state.settings.seed, seed_data=state.settings.seed_data)
 
 
 @control_blueprint.post("/reset")
@@ -26,25 +24,26 @@ def reset():
     """Empty the store and return to the seeded world (`--seed`, `--seed-data`);
     `?seed_data=N` seeds N opportunities instead (0: only the base world — statuses, users, board)."""
     count = request.args.get("seed_data")
-    if count is not None and (not count.isdigit() or int(count) > 100_000):
-        return jsonify(error="seed_data must be a whole number from 0 to 100000"), 400
-    _state()["reset"](None if count is None else int(count))
-    return jsonify(status="reset", records=_state()["store"].collections())
+    if count is not None and (not count.isdigit() or int(count) > MAX_SEED_DATA):
+        return jsonify(error=f"seed_data must be a whole number from 0 to {MAX_SEED_DATA}"), 400
+    state = _state()
+    state.reset(None if count is None else int(count))
+    return jsonify(status="reset", records=state.store.collections())
 
 
 @control_blueprint.get("/requests")
 def requests_journal():
     limit = request.args.get("limit", type=int)
-    return jsonify(requests=_state()["journal"].entries(limit))
+    return jsonify(requests=_state().journal.entries(limit))
 
 
 @control_blueprint.get("/records")
 def records_overview():
-    return jsonify(collections=_state()["store"].collections())
+    return jsonify(collections=_state().store.collections())
 
 
 @control_blueprint.get("/records/<collection>")
 def records(collection: str):
     """Everything in one collection, e.g. /__mock/records/sprinthub.opportunities — handy where the
     vendor itself has no read endpoint (SprintHub)."""
-    return jsonify(records=_state()["store"].all(collection))
+    return jsonify(records=_state().store.all(collection))

@@ -11,8 +11,8 @@ import math
 import re
 from datetime import datetime, timedelta, timezone
 
-from mock_server.auth import Principal
-from mock_server.datagen import faker_for
+from mock_server.identity import Principal
+from mock_server.fakes import faker_for
 from mock_server.ids import token
 from mock_server.problems import MISSING, MockError, Problem, not_found, validation_failed
 from mock_server.store import Query
@@ -233,13 +233,10 @@ class Nexudus(Vendor):
 
     def _password_principal(self, username: str, password: str) -> Principal | None:
         """Zero config accepts any user name and password; a keys file only its BasicAuth pairs."""
-        if not self.key_entries:
+        if not self.keys:
             return self.default_principal({})
-        pair = f"{username}:{password}"
-        for entry in self.key_entries:
-            if entry.get("credentials", {}).get("BasicAuth") == pair:
-                return principal_of(entry.get("user", {}), entry.get("roles"))
-        return None
+        entry = self.keys.match({"BasicAuth": f"{username}:{password}"})
+        return entry.principal() if entry else None
 
     def _grant(self, principal: Principal, client_id: str) -> Reply:
         n = self.store.next_value(self.collection("tokens"))

@@ -14,8 +14,8 @@ from datetime import datetime, timedelta, timezone
 
 from faker import Faker
 
-from mock_server.auth import Principal
-from mock_server.datagen import faker_for
+from mock_server.identity import Principal
+from mock_server.fakes import faker_for
 from mock_server.problems import MockError, Problem, validation_failed
 from mock_server.timefmt import iso_utc, parse_utc
 from mock_server.vendors.base import Call, Reply, Vendor, operation

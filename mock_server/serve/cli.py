@@ -10,7 +10,8 @@ import yaml
 from rich.console import Console
 from rich.table import Table
 
-from mock_server.spec import VENDORS, load_spec
+from mock_server.spec import load_spec
+from mock_server.vendors import VENDORS
 
 VENDOR_CHOICE = click.Choice([*VENDORS, "all"])
 
@@ -43,35 +44,33 @@ def main():
               "own way (Close 429 + RateLimit/Retry-After, Nexudus 409, SprintHub 401). Default: off.")
 def serve(host, port, vendor, store, workers, threads, server_kind, keys, seed, seed_data, strict, rate_limit):
     """Start the mock server."""
-    from mock_server.server import bjoern_available, run
+    from mock_server.identity import Keys
+    from mock_server.rates import parse_rate
+    from mock_server.serve.server import bjoern_available, run
+    from mock_server.settings import Settings
 
-    if keys:
-        from mock_server.auth import load_keys
-
-        try:
-            load_keys(keys)
-        except (ValueError, yaml.YAMLError) as error:
-            raise click.BadParameter(str(error), param_hint="--keys") from None
+    try:
+        parsed_keys = Keys.load(keys)
+    except (ValueError, yaml.YAMLError) as error:
+        raise click.BadParameter(str(error), param_hint="--keys") from None
     if workers > 1 and store == "memory":
         # Separate processes cannot share memory: give them one SQLite file.
         store = "sqlite:" + os.path.join(tempfile.mkdtemp(prefix="crm-mock-"), "store.db")
         click.echo(f"--workers {workers}: sharing state through {store}", err=True)
     if rate_limit:
-        from mock_server.ratelimit import parse_rate
-
         try:
             parse_rate(rate_limit)
         except ValueError as error:
             raise click.BadParameter(str(error), param_hint="--rate-limit") from None
-    options = dict(vendor=vendor, store=store, keys=keys, seed=seed, seed_data=seed_data, strict=strict,
-                   rate_limit=rate_limit)
+    settings = Settings(vendor=vendor, store=store, keys=parsed_keys, seed=seed, seed_data=seed_data, strict=strict,
+                        rate_limit=rate_limit)
     if server_kind == "bjoern" and not bjoern_available():
         raise click.UsageError("bjoern is not installed: pip install 'crm-mock[fast]', or use --server gunicorn")
     for name in VENDORS if vendor == "all" else [vendor]:
         prefix = f"/{name}" if vendor == "all" else ""
         click.echo(f"  {name:<10} http://{host}:{port}{prefix}{load_spec(name).base_path}/", err=True)
     click.echo(f"  {'control':<10} http://{host}:{port}/__mock/health", err=True)
-    run(host=host, port=port, workers=workers, threads=threads, app_options=options, server=server_kind)
+    run(host=host, port=port, workers=workers, threads=threads, settings=settings, server=server_kind)
 
 
 @main.command()
@@ -111,7 +110,7 @@ def fixtures(vendor, resource, count, seed, fmt, out, list_only):
 
     from rich.progress import Progress
 
-    from mock_server.datagen import fixture_resources, generate
+    from mock_server.fixtures import fixture_resources, generate
 
     if list_only or not vendor:
         table = Table(title="crm-mock fixtures: VENDOR RESOURCE")

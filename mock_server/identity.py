@@ -1,0 +1,101 @@
+"""Who a caller is: the keys file, its entries, and the principal a request acts as.
+
+Zero config: any well-formed credential is accepted as the vendor's default user with every role.
+With a keys file only the listed credentials are accepted, each with its user and roles:
+
+    close:
+      - credentials: {ApiKeyAuth: "api_key_alice:"}      # Basic is "username:password"
+        user: {name: Alice Admin, email: alice@example.com}
+    nexudus:
+      - credentials: {OAuth2: "tok-bob", BasicAuth: "bob@example.com:secret"}
+        user: {full_name: Bob Reader, email: bob@example.com}
+        roles: [CrmOpportunityHistory-List]
+
+`KeyRing.match` is the one credential matcher: the authenticate stage and a vendor's own login
+endpoint (Nexudus' password grant) both ask it.
+"""
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import yaml
+
+
+@dataclass(frozen=True)
+class Principal:
+    """The caller a request acts as."""
+
+    user: dict
+    roles: frozenset[str] | None = None  # None: every role (a full administrator)
+    credentials: dict = field(default_factory=dict, compare=False, hash=False)
+
+    def has_roles(self, needed) -> bool:
+        return self.roles is None or set(needed) <= self.roles
+
+
+ANONYMOUS = Principal(user={}, roles=frozenset())
+
+
+@dataclass(frozen=True)
+class KeyEntry:
+    """One keys-file entry: the credentials (security scheme name → value), a user and roles."""
+
+    credentials: Mapping[str, str]
+    user: Mapping = field(default_factory=dict)
+    roles: frozenset[str] | None = None
+
+    def principal(self, credentials: dict | None = None) -> Principal:
+        return Principal(user=dict(self.user), roles=self.roles, credentials=credentials or {})
+
+
+@dataclass(frozen=True)
+class KeyRing:
+    """A vendor's keys-file entries. Empty means zero config: any well-formed credential is accepted."""
+
+    entries: tuple[KeyEntry, ...] = ()
+
+    def __bool__(self) -> bool:
+        return bool(self.entries)
+
+    def match(self, offered: Mapping[str, str]) -> KeyEntry | None:
+        """The entry listing every offered credential with the same value, or None."""
+        for entry in self.entries:
+            if all(entry.credentials.get(name) == value for name, value in offered.items()):
+                return entry
+        return None
+
+
+@dataclass(frozen=True)
+class Keys:
+    """The whole keys file: a `KeyRing` per vendor."""
+
+    by_vendor: Mapping[str, KeyRing] = field(default_factory=dict)
+
+    def for_vendor(self, vendor: str) -> KeyRing:
+        return self.by_vendor.get(vendor, KeyRing())
+
+    @classmethod
+    def load(cls, source) -> Keys:
+        """A keys-file path, an already-parsed mapping, a `Keys`, or None (zero config)."""
+        if source is None:
+            return cls()
+        if isinstance(source, Keys):
+            return source
+        if isinstance(source, (str, Path)):
+            with open(source, encoding="utf-8") as fh:
+                source = yaml.safe_load(fh) or {}
+        if not isinstance(source, Mapping):
+            raise ValueError("the keys file must map vendor names to lists of entries")
+        return cls({vendor: KeyRing(tuple(_entry(vendor, e) for e in entries or []))
+                    for vendor, entries in source.items()})
+
+
+def _entry(vendor: str, raw) -> KeyEntry:
+    if not isinstance(raw, Mapping) or not isinstance(raw.get("credentials"), Mapping):
+        raise ValueError(f"keys file, {vendor}: every entry needs a `credentials` mapping "
+                         "of security scheme name to credential")
+    roles = raw.get("roles")
+    return KeyEntry(dict(raw["credentials"]), dict(raw.get("user") or {}),
+                    None if roles is None else frozenset(roles))

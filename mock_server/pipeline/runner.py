@@ -1,0 +1,112 @@
+"""The runner: one vendor's stages, composed in one place and run in order for each request.
+
+    request stages:  route → authenticate → throttle → validate → handle
+    response stages: envelope → self_check → journal
+
+A `Mount` is one vendor served under a path prefix; its `Pipeline` is built once at start-up
+from stage classes (`DEFAULT_REQUEST_STAGES`, `DEFAULT_RESPONSE_STAGES`, or lists a caller
+passes to `create_app`), so no request pays for reading the spec or choosing stages.
+"""
+from __future__ import annotations
+
+import logging
+from collections.abc import Sequence
+from dataclasses import dataclass
+from typing import TYPE_CHECKING
+
+from werkzeug import Request, Response
+
+from mock_server import jsonio
+from mock_server.pipeline.authenticate import Authenticate
+from mock_server.pipeline.envelope import Envelope
+from mock_server.pipeline.exchange import Exchange, Reply
+from mock_server.pipeline.handle import Handle
+from mock_server.pipeline.journal import Journal, Record
+from mock_server.pipeline.route import Route
+from mock_server.pipeline.self_check import SelfCheck
+from mock_server.pipeline.stage import Stage
+from mock_server.pipeline.throttle import Throttle
+from mock_server.pipeline.validate import Validate
+from mock_server.problems import MockError
+from mock_server.settings import Settings
+
+if TYPE_CHECKING:  # vendors import the pipeline's Call and Reply
+    from mock_server.vendors.base import Vendor
+
+log = logging.getLogger("crm_mock")
+
+DEFAULT_REQUEST_STAGES: tuple[type[Stage], ...] = (Route, Authenticate, Throttle, Validate, Handle)
+DEFAULT_RESPONSE_STAGES: tuple[type[Stage], ...] = (Envelope, SelfCheck, Record)
+
+
+def insert_stage(stages: Sequence[type[Stage]], stage: type[Stage], *, before: str | None = None,
+                 after: str | None = None) -> tuple[type[Stage], ...]:
+    """A copy of `stages` with `stage` placed before or after the stage of that name."""
+    names = [s.name for s in stages]
+    anchor = before or after
+    if anchor not in names:
+        raise ValueError(f"no stage named {anchor!r}; the stages are {', '.join(names)}")
+    at = names.index(anchor) + (1 if after else 0)
+    return (*stages[:at], stage, *stages[at:])
+
+
+@dataclass(frozen=True)
+class Mount:
+    """One vendor served under `prefix` ("/close" when all vendors share a server, "" alone):
+    what every stage of its pipeline is built from."""
+
+    vendor: Vendor
+    prefix: str
+    settings: Settings
+    journal: Journal
+
+    @property
+    def base(self) -> str:
+        return self.prefix + self.vendor.spec.base_path
+
+    def owns(self, path: str) -> bool:
+        return path == self.base or path.startswith(self.base + "/") or (
+            self.prefix != "" and (path == self.prefix or path.startswith(self.prefix + "/"))
+        )
+
+
+class Pipeline:
+    """Runs a request through a mount's stages and renders the reply as a response."""
+
+    def __init__(self, mount: Mount, request_stages: Sequence[type[Stage]] = DEFAULT_REQUEST_STAGES,
+                 response_stages: Sequence[type[Stage]] = DEFAULT_RESPONSE_STAGES) -> None:
+        self.mount = mount
+        self.request_stages = [s for s in (cls.build(mount) for cls in request_stages) if s is not None]
+        self.response_stages = [s for s in (cls.build(mount) for cls in response_stages) if s is not None]
+
+    @property
+    def stage_names(self) -> list[str]:
+        return [s.name for s in self.request_stages + self.response_stages]
+
+    def handle(self, request: Request) -> Response:
+        exchange = Exchange(request)
+        outcome = self._run_request_stages(exchange)
+        if isinstance(outcome, MockError):
+            exchange.error = outcome
+        else:
+            exchange.reply = outcome
+        for stage in self.response_stages:
+            replaced = stage(exchange)
+            if replaced is not None:
+                exchange.reply = replaced
+        reply = exchange.reply
+        return Response(jsonio.dumps(reply.body), reply.status, reply.headers, mimetype="application/json")
+
+    def _run_request_stages(self, exchange: Exchange) -> Reply | MockError:
+        try:
+            for stage in self.request_stages:
+                outcome = stage(exchange)
+                if outcome is not None:
+                    return outcome
+            raise RuntimeError("no request stage answered")  # a pipeline without `handle`
+        except MockError as error:  # raised from inside vendor code (handlers)
+            return error
+        except Exception:  # noqa: BLE001 - the promise is: never a stack trace to the client
+            request = exchange.request
+            log.exception("handler failed for %s %s", request.method, request.path)
+            return MockError(500, "internal", "The mock failed to handle this request; see its log.")

@@ -1,0 +1,40 @@
+"""The app's shared state, typed: what the control endpoints (and tests) reach through the app."""
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from flask import Flask
+
+from mock_server.pipeline import Pipeline
+from mock_server.pipeline.journal import Journal
+from mock_server.settings import Settings
+from mock_server.store import Store
+from mock_server.vendors import Vendor
+
+EXTENSION = "crm_mock"
+
+
+@dataclass
+class MockState:
+    """What the control endpoints (and tests) may reach: one typed place, not a loose dict."""
+
+    settings: Settings
+    store: Store
+    journal: Journal
+    vendors: dict[str, Vendor]
+    pipelines: list[Pipeline]
+
+    def reset(self, count: int | None = None) -> None:
+        """Back to the seeded world; `count` overrides --seed-data (0: statuses, users, ... only)."""
+        self.store.clear()
+        self.journal.clear()
+        for vendor in self.vendors.values():
+            vendor.seed_world(self.settings.seed_data if count is None else count)
+
+    @property
+    def base_urls(self) -> dict[str, str]:
+        return {p.mount.vendor.name: p.mount.base + "/" for p in self.pipelines}
+
+
+def state_of(app: Flask) -> MockState:
+    return app.extensions[EXTENSION]

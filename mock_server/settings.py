@@ -1,0 +1,27 @@
+"""One typed object for everything an app is configured with; `create_app` takes it (or its
+fields as keyword arguments). Only the command line reads the environment (`CRM_MOCK_KEYS`)."""
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+from mock_server.identity import Keys
+
+MAX_BODY_BYTES = 1024 * 1024  # larger bodies get the vendor's 413
+
+
+@dataclass(frozen=True)
+class Settings:
+    vendor: str = "all"  # one vendor served at the root, or "all" behind /<vendor> prefixes
+    store: object = "memory"  # "memory", "sqlite:PATH", or a Store
+    keys: Keys = field(default_factory=Keys)  # accepted credentials; empty: any well-formed one
+    seed: int = 0  # seeds IDs and generated data
+    seed_data: int = 0  # opportunities preloaded per vendor
+    strict: bool = False  # a response that breaks the spec becomes a 500 naming the field
+    journal_size: int = 1000
+    reset_on_start: bool = True  # False keeps what a shared SQLite store already holds (extra workers)
+    rate_limit: str | None = None  # "10/s": the vendor's throttling answer past that, per credential
+    max_body_bytes: int = MAX_BODY_BYTES
+
+    def __post_init__(self) -> None:
+        if not isinstance(self.keys, Keys):  # a path or a parsed mapping
+            object.__setattr__(self, "keys", Keys.load(self.keys))
