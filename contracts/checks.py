@@ -351,6 +351,3 @@ def json_pointer(document, pointer: str):
         else:
             return None
     return node
-
-
-VENDOR_CHECKS = ("vendor_error_body", "nexudus_action_result", "vendor_id_format", "list_envelope", "read_after_write")

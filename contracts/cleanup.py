@@ -14,7 +14,8 @@ from urllib.parse import quote
 import requests
 
 from contracts.checks import json_pointer
-from contracts.targets import Target, Throttle
+from contracts.targets import Target
+from mock_server.live import Throttle
 from mock_server import Operation, load_spec
 
 # Records a vendor creates as a side effect: (vendor, operationId) → (request field that avoids it, what).

@@ -24,10 +24,10 @@ from contracts.targets import (
     LiveTransport,
     ServerErrorLog,
     Target,
-    Throttle,
     route_requests,
 )
 from mock_server import load_spec
+from mock_server.live import Throttle
 
 # Statuses a schema-valid request may get. Beyond 2xx: the mock (like the vendors) rejects
 # references to records that do not exist although the request matches the schema: Close 400

@@ -6,12 +6,8 @@ only, never the command line (they would end up in shell history and CI logs).
 """
 from __future__ import annotations
 
-import base64
 import logging
 import os
-import re
-import threading
-import time
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any, Self
@@ -20,8 +16,8 @@ from urllib.parse import urlparse
 from schemathesis.transport.requests import REQUESTS_TRANSPORT, RequestsTransport
 from schemathesis.transport.wsgi import WSGI_TRANSPORT, WSGITransport
 
-from mock_server import create_app
-from mock_server import VENDORS, load_spec
+from mock_server import VENDOR_CLASSES, VENDORS, create_app, load_spec, parse_rate
+from mock_server.live import MissingCredentials, Throttle, auth_headers, from_env, mask, secret_forms
 
 MOCK_BASE = "http://127.0.0.1:8080"  # where `crm-mock serve --vendor X` listens: curl lines run against it
 
@@ -32,10 +28,6 @@ MOCK_CREDENTIALS = {
     "sprinthub": {"BearerAuth": "contract-harness-token", "ApiToken": "contract-harness-apitoken"},
 }
 
-# Client-side caps for live targets, under each vendor's published limits. Nexudus: 60 writes/min,
-# 120 calls/min, 1 call per 100 ms (VENDOR-NOTES). Close publishes limits per endpoint group only
-# and answers 429 with RateLimit/Retry-After, which the back-off honours. SprintHub publishes none.
-DEFAULT_RATES = {"close": "5/s", "nexudus": "60/m", "sprinthub": "1/s"}
 
 
 class TargetError(Exception):
@@ -58,11 +50,7 @@ class Target:
 
     @property
     def secrets(self) -> list[str]:
-        """Every form a credential can take in output: raw values, both Basic halves, Basic's base64."""
-        found = []
-        for value in self.credentials.values():
-            found += [value, base64.b64encode(value.encode()).decode(), *value.split(":")]
-        return sorted({s for s in found if len(s) >= 4}, key=len, reverse=True)
+        return secret_forms(self.credentials)
 
     def schemathesis_auth(self) -> dict:
         """The credentials as Schemathesis' `auth.openapi` config, keyed by security scheme."""
@@ -80,26 +68,10 @@ class Target:
         return auth
 
     def headers_for(self, security: list[dict]) -> dict[str, str]:
-        """Headers satisfying the first of an operation's security requirements we hold credentials for."""
-        schemes = load_spec(self.vendor).security_schemes
-        for requirement in security:
-            if all(name in self.credentials for name in requirement):
-                headers = {}
-                for name in requirement:
-                    scheme, value = schemes[name], self.credentials[name]
-                    if scheme.get("type") == "apiKey":
-                        headers[scheme["name"]] = value
-                    elif scheme.get("scheme", "").lower() == "basic":
-                        headers["Authorization"] = "Basic " + base64.b64encode(value.encode()).decode()
-                    else:
-                        headers["Authorization"] = f"Bearer {value}"
-                return headers
-        return {}
+        return auth_headers(load_spec(self.vendor).security_schemes, self.credentials, security)
 
     def mask(self, text: str) -> str:
-        for secret in self.secrets:
-            text = text.replace(secret, "***")
-        return text
+        return mask(text, self.secrets)
 
 
 # -- building targets -------------------------------------------------------------------------------
@@ -116,8 +88,11 @@ def resolve(vendor: str, target: str, *, env: Mapping[str, str] = os.environ, se
     url = target.rstrip("/")
     if all_vendors:
         url += f"/{vendor}{load_spec(vendor).base_path}"
-    rate = rate or DEFAULT_RATES[vendor]
-    per_second(rate)  # a malformed --rate fails here, before any request
+    rate = rate or VENDOR_CLASSES[vendor].LIVE.rate
+    try:
+        parse_rate(rate)  # a malformed --rate fails here, before any request
+    except ValueError:
+        raise TargetError(f"--rate must look like 5/s, 60/m or 1000/h, not {rate!r}") from None
     credentials, parameters = credentials_from_env(vendor, env)
     return Target(vendor, url, url, credentials, parameters=parameters, rate=rate)
 
@@ -138,29 +113,12 @@ def in_process(vendor: str, app, credentials: dict[str, str], name: str = "in-pr
 
 def credentials_from_env(vendor: str, env: Mapping[str, str]) -> tuple[dict[str, str], dict[str, str]]:
     """Live credentials (scheme → value) and fixed parameters, or a TargetError naming what is missing."""
-
-    def need(*names: str) -> list[str]:
-        missing = [n for n in names if not env.get(n)]
-        if missing:
-            raise TargetError(f"{' and '.join(missing)} {'is' if len(missing) == 1 else 'are'} not set: a live "
-                              f"{vendor} target reads its credentials from the environment, never the command line")
-        return [env[n] for n in names]
-
-    if vendor == "close":
-        (key,) = need("CLOSE_API_KEY")
-        return {"ApiKeyAuth": f"{key}:"}, {}
-    if vendor == "nexudus":
-        if env.get("NEXUDUS_TOKEN"):
-            return {"OAuth2": env["NEXUDUS_TOKEN"]}, {}
-        if not env.get("NEXUDUS_USERNAME") and not env.get("NEXUDUS_PASSWORD"):
-            raise TargetError("NEXUDUS_TOKEN is not set (nor NEXUDUS_USERNAME/NEXUDUS_PASSWORD): a live nexudus "
-                              "target reads its credentials from the environment, never the command line")
-        username, password = need("NEXUDUS_USERNAME", "NEXUDUS_PASSWORD")
-        return {"BasicAuth": f"{username}:{password}"}, {}
-    if vendor == "sprinthub":
-        token, apitoken, instance = need("SPRINTHUB_TOKEN", "SPRINTHUB_APITOKEN", "SPRINTHUB_INSTANCE")
-        return {"BearerAuth": token, "ApiToken": apitoken}, {"query.i": instance}
-    raise TargetError(f"unknown vendor {vendor!r}; choose from {', '.join(VENDORS)}")
+    if vendor not in VENDOR_CLASSES:
+        raise TargetError(f"unknown vendor {vendor!r}; choose from {', '.join(VENDORS)}")
+    try:
+        return from_env(vendor, env)
+    except MissingCredentials as error:
+        raise TargetError(str(error)) from None
 
 
 # -- transports -------------------------------------------------------------------------------------
@@ -204,94 +162,6 @@ class LiveTransport(RequestsTransport):
         if self.observe is not None:
             self.observe(case, response)
         return response
-
-
-# -- politeness towards live targets -----------------------------------------------------------------
-def per_second(rate: str) -> float:
-    match = re.fullmatch(r"\s*(\d+(?:\.\d+)?)\s*/\s*([smh])\s*", rate or "")
-    if not match or float(match[1]) <= 0:
-        raise TargetError(f"--rate must look like 5/s, 60/m or 1000/h, not {rate!r}")
-    return float(match[1]) / {"s": 1, "m": 60, "h": 3600}[match[2]]
-
-
-def header(headers, name: str) -> str | None:
-    """One header from requests' case-insensitive dict or Schemathesis' lowercase dict of lists."""
-    value = headers.get(name) if not isinstance(headers, dict) else headers.get(name.lower(), headers.get(name))
-    if isinstance(value, list):
-        value = value[0] if value else None
-    return value
-
-
-def throttle_wait(vendor: str, response, attempt: int) -> float | None:
-    """Seconds to wait before resending, when `response` is the vendor's throttling answer; else None.
-
-    429 everywhere; Nexudus throttles with 409 + Retry-After (a 409 without it is a real conflict);
-    SprintHub reportedly answers a 401 whose `msg` mentions too many requests (VENDOR-NOTES, uncertain).
-    """
-    status, backoff = response.status_code, float(2**attempt)
-    if status == 429 or (vendor == "nexudus" and status == 409 and header(response.headers, "Retry-After")):
-        return _retry_after(response.headers) or _ratelimit_reset(response.headers) or backoff
-    if vendor == "sprinthub" and status == 401 and b"too many requests" in (response.content or b"").lower():
-        return backoff
-    return None
-
-
-def _retry_after(headers) -> float | None:
-    try:
-        return max(0.0, float(header(headers, "Retry-After")))
-    except (TypeError, ValueError):
-        return None
-
-
-def _ratelimit_reset(headers, when_exhausted: bool = False) -> float | None:
-    """`RateLimit: limit=N, remaining=N, reset=S` (Close): the reset, or None (with `when_exhausted`,
-    only when nothing remains)."""
-    fields = dict(re.findall(r"(\w+)=([\d.]+)", header(headers, "RateLimit") or ""))
-    if "reset" not in fields or (when_exhausted and fields.get("remaining") not in ("0", "0.0")):
-        return None
-    return float(fields["reset"])
-
-
-class Throttle:
-    """Spaces requests to at most `rate`, waits out throttling answers (up to `retries` times, at most
-    `max_wait` seconds each) and pauses when a RateLimit header says the budget is spent."""
-
-    def __init__(self, vendor: str, rate: str, retries: int = 5, max_wait: float = 60.0, sleep=time.sleep,
-                 clock=time.monotonic) -> None:
-        self.vendor = vendor
-        self.interval = 1.0 / per_second(rate)
-        self.retries, self.max_wait = retries, max_wait
-        self.sleep, self.clock = sleep, clock
-        self.next_slot = 0.0
-        self.throttled = 0  # throttling answers waited out
-        self.lock = threading.Lock()
-
-    def call(self, send):
-        for attempt in range(self.retries + 1):
-            self._wait_for_slot()
-            response = send()
-            self._respect_budget(response)
-            wait = throttle_wait(self.vendor, response, attempt)
-            if wait is None or attempt == self.retries:
-                return response
-            with self.lock:
-                self.throttled += 1
-            self.sleep(min(wait, self.max_wait))
-        raise AssertionError("unreachable")  # pragma: no cover
-
-    def _wait_for_slot(self) -> None:
-        with self.lock:
-            now = self.clock()
-            slot = max(self.next_slot, now)
-            self.next_slot = slot + self.interval
-        if slot > now:
-            self.sleep(slot - now)
-
-    def _respect_budget(self, response) -> None:
-        reset = _ratelimit_reset(response.headers, when_exhausted=True)
-        if reset:
-            with self.lock:
-                self.next_slot = max(self.next_slot, self.clock() + min(reset, self.max_wait))
 
 
 # -- the in-process mock's own errors ---------------------------------------------------------------------

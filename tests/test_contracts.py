@@ -17,9 +17,9 @@ from werkzeug.serving import WSGIRequestHandler, make_server
 import contracts
 from contracts import checks, report, runner, targets
 from contracts.runner import Options
-from mock_server import create_app
+from mock_server import VENDORS, create_app
+from mock_server.live import Throttle
 from mock_server.serve.cli import main  # the command line itself, as a user runs it
-from mock_server import VENDORS
 from tests.drifted_app import (
     API_KEY,
     CREDENTIALS,
@@ -190,7 +190,7 @@ def answers(*responses):
 ])
 def test_throttling_answers_are_waited_out(vendor, first, waits):
     fake = FakeTime()
-    throttle = targets.Throttle(vendor, "1000/s", sleep=fake.sleep, clock=fake.clock)
+    throttle = Throttle(vendor, "1000/s", sleep=fake.sleep, clock=fake.clock)
     response = throttle.call(answers(first, (200, {})))
     assert response.status_code == (200 if waits else first[0])
     assert [s for s in fake.slept if s >= 0.5] == waits
@@ -198,7 +198,7 @@ def test_throttling_answers_are_waited_out(vendor, first, waits):
 
 def test_requests_are_spaced_under_the_rate_cap():
     fake = FakeTime()
-    throttle = targets.Throttle("nexudus", "120/m", sleep=fake.sleep, clock=fake.clock)
+    throttle = Throttle("nexudus", "120/m", sleep=fake.sleep, clock=fake.clock)
     for _ in range(3):
         throttle.call(answers((200, {})))
     assert fake.now == pytest.approx(1.0)  # three calls at 2/s: the second and third wait 0.5 s each

@@ -8,8 +8,6 @@ from datetime import datetime, timedelta, timezone
 
 from mock_server import jsonio
 
-OPERATORS = ("eq", "in", "gt", "gte", "lt", "lte")
-
 
 @dataclass
 class Query:

@@ -5,6 +5,7 @@ from typing import Callable
 
 from mock_server.identity import KeyRing, Principal
 from mock_server.ids import IdMinter
+from mock_server.live.profile import LiveProfile
 from mock_server.pipeline.exchange import Call, Reply
 from mock_server.problems import MockError
 from mock_server.spec import Operation, Spec
@@ -28,6 +29,7 @@ class Vendor:
     one method per spec operation with `@operation("operationId")`."""
 
     name: str = ""
+    LIVE: LiveProfile  # how its real API is reached (vendors/<vendor>/live.py)
     reject_unknown_query: bool = False  # Close answers 400 to query parameters it does not know
     # `crm-mock fixtures` resources: name → (store collection, spec schema component)
     FIXTURES: dict[str, tuple[str, str]] = {}

@@ -16,6 +16,7 @@ from mock_server.problems import MockError, Problem, not_found, validation_faile
 from mock_server.store import Query
 from mock_server.timefmt import iso_utc, parse_utc
 from mock_server.vendors.base import Call, Reply, Vendor, operation
+from mock_server.vendors.close.live import LIVE
 
 UNAUTHORIZED = (
     "The server could not verify that you are authorized to access the URL requested.  You either "
@@ -68,6 +69,7 @@ def value_fields(value: int | None, confidence: int, period: str) -> dict:
 
 class Close(Vendor):
     name = "close"
+    LIVE = LIVE
     reject_unknown_query = True
     FIXTURES = {
         "opportunity": ("opportunities", "Opportunity"),

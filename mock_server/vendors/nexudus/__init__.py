@@ -18,6 +18,7 @@ from mock_server.problems import MISSING, MockError, Problem, not_found, validat
 from mock_server.store import Query
 from mock_server.timefmt import iso_utc, parse_utc
 from mock_server.vendors.base import Call, Reply, Vendor, operation
+from mock_server.vendors.nexudus.live import LIVE
 
 HISTORY = "CrmOpportunityHistory"
 DENIED = "Authorization has been denied for this request."
@@ -76,6 +77,7 @@ def principal_of(user: dict, roles, credentials: dict | None = None) -> Principa
 
 class Nexudus(Vendor):
     name = "nexudus"
+    LIVE = LIVE
     FIXTURES = {
         "crmopportunityhistory": ("crmopportunityhistories", "CrmOpportunityHistory"),
         "crmboardcolumn": ("crmboardcolumns", "CrmBoardColumn"),

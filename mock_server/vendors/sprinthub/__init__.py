@@ -19,6 +19,7 @@ from mock_server.fakes import faker_for
 from mock_server.problems import MockError, Problem, validation_failed
 from mock_server.timefmt import iso_utc, parse_utc
 from mock_server.vendors.base import Call, Reply, Vendor, operation
+from mock_server.vendors.sprinthub.live import LIVE
 
 # First IDs as in the seed's example: opportunity 4534, lead 8473, company 2582, column 159, user 156.
 FIRST_ID = {"funnels": 1, "columns": 159, "users": 156, "companies": 2582, "leads": 8473, "opportunities": 4534}
@@ -103,6 +104,7 @@ def stamp_changes(record: dict, before: dict, stamp: str) -> None:
 
 class SprintHub(Vendor):
     name = "sprinthub"
+    LIVE = LIVE
     FIXTURES = {
         "opportunity": ("opportunities", "Opportunity"),
         "lead": ("leads", "Lead"),

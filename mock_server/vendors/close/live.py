@@ -1,0 +1,14 @@
+"""Close's real API, as the contract harness (and a future forward stage) talks to it."""
+from __future__ import annotations
+
+from mock_server.live.profile import LiveProfile, need
+
+
+def credentials(env):
+    (key,) = need("close", env, "CLOSE_API_KEY")
+    return {"ApiKeyAuth": f"{key}:"}, {}  # the API key is Basic auth's username, empty password
+
+
+# Close publishes limits per endpoint group only and answers 429 with RateLimit/Retry-After,
+# which the back-off honours; 5/s stays under the smallest group.
+LIVE = LiveProfile(rate="5/s", credentials=credentials)
