@@ -124,7 +124,12 @@ def credentials_from_env(vendor: str, env: Mapping[str, str]) -> tuple[dict[str,
 # -- transports -------------------------------------------------------------------------------------
 def route_requests(schema, transport) -> None:
     """Make `transport` the one Schemathesis uses for this schema (`schema.transport`, consulted for
-    every request when no app is set, and for the extra requests checks send, such as ignored_auth's)."""
+    every request when no app is set, and for the extra requests checks send, such as ignored_auth's).
+
+    Schemathesis 4.32 has no public way to do this: `BaseSchema.transport` is a read-only property
+    over `transport.get(schema.app)`, so the schema gets a one-off subclass overriding it.
+    `tests/test_contracts.py::test_the_harness_transport_is_used` fails on an upgrade that breaks this.
+    """
     base = type(schema)
     schema.__class__ = type(base.__name__, (base,), {"transport": property(lambda _: transport)})
 

@@ -258,3 +258,14 @@ def test_what_was_written_is_what_is_read():
     check.after_response(None, fake_response(200, {"id": CLOSE_ID, "note": "hello", "value": 500}), read)
     with pytest.raises(AssertionError, match="`value` sent 500, read 499"):
         check.after_response(None, fake_response(200, {"id": CLOSE_ID, "note": "hello", "value": 499}), read)
+
+
+def test_the_harness_transport_is_used():
+    """route_requests relies on Schemathesis' `schema.transport` property: an upgrade that changes
+    how transports are chosen must fail here, not silently send requests another way."""
+    schema = runner.load_schema(targets.mock("close"), Options(max_examples=1, seed=1))
+    transport = targets.InProcessTransport()
+    targets.route_requests(schema, transport)
+    assert schema.transport is transport
+    operation = next(iter(schema.get_all_operations())).ok()
+    assert operation.schema.transport is transport
