@@ -6,7 +6,7 @@ HOST   ?= 127.0.0.1
 PORT   ?= 8080
 
 .DEFAULT_GOAL := help
-.PHONY: help serve test contract bench fixtures specs clean
+.PHONY: help serve test lint contract bench fixtures specs clean
 
 help: ## List the targets
 	@awk 'BEGIN {FS = ":.*## "} /^[a-z-]+:.*## / {printf "  make %-10s %s\n", $$1, $$2}' $(MAKEFILE_LIST)
@@ -24,8 +24,12 @@ $(VENV)/.installed-dev: $(VENV)/.installed
 serve: $(VENV)/.installed ## Install (first run) and start the mock, all vendors, on 127.0.0.1:8080 (HOST=, PORT= to change)
 	$(VENV)/bin/crm-mock serve --host $(HOST) --port $(PORT)
 
-test: $(VENV)/.installed-dev ## Install with dev extras (first run) and run the whole test suite
+test: lint ## Install with dev extras (first run), lint, and run the whole test suite
 	$(PY) -m pytest -q
+
+lint: $(VENV)/.installed-dev ## ruff (style, imports, likely bugs) and mypy (the public API)
+	$(VENV)/bin/ruff check .
+	$(VENV)/bin/mypy
 
 contract: $(VENV)/.installed ## Fuzz the in-process mock with Schemathesis for every vendor (zero failures expected)
 	$(VENV)/bin/crm-mock contract all --max-examples 100 --stateful --seed 1 --junit build/contract-junit.xml --report build/contract-report.md

@@ -22,7 +22,7 @@ import time
 import urllib.error
 import urllib.request
 from dataclasses import dataclass, field
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -269,7 +269,8 @@ def render(rows: list[dict], startup: dict, rss: dict, args, started: str, fuzz:
         f"servers take turns (A B C A B C, {args.rounds} rounds) after a 2s warm-up each; figures are the mean of the "
         "rounds. Ratio = crm-mock req/s ÷ Prism req/s.",
         "",
-        "| scenario | crm-mock req/s (ratio) | crm-mock -w2 req/s (ratio) | Prism req/s | p50 / p99 ms: crm-mock | crm-mock -w2 | Prism | errors |",
+        "| scenario | crm-mock req/s (ratio) | crm-mock -w2 req/s (ratio) | Prism req/s "
+        "| p50 / p99 ms: crm-mock | crm-mock -w2 | Prism | errors |",
         "|---|---:|---:|---:|---:|---:|---:|---:|",
     ]
     for row in rows:
@@ -313,7 +314,7 @@ def main() -> int:
     parser.add_argument("--out", default=str(BENCH / "RESULTS.md"))
     args = parser.parse_args()
     ensure_tools()
-    started = datetime.now(timezone.utc).strftime("%Y-%m-%d %H:%M UTC")
+    started = datetime.now(UTC).strftime("%Y-%m-%d %H:%M UTC")
     scenarios = [
         Scenario("valid POST /opportunity/ (seed body)", "close", "POST", "/opportunity/", SEED_BODY,
                  {"crm-mock": (200,), "prism": (200,)}),

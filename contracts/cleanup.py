@@ -15,8 +15,8 @@ import requests
 
 from contracts.checks import json_pointer
 from contracts.targets import Target
-from mock_server.live import Throttle
 from mock_server import Operation, load_spec
+from mock_server.live import Throttle
 
 # Records a vendor creates as a side effect: (vendor, operationId) → (request field that avoids it, what).
 IMPLICIT = {("close", "createOpportunity"): ("lead_id", "lead")}

@@ -5,12 +5,12 @@ is what breaks the old datagen ↔ vendors import cycle.
 """
 from __future__ import annotations
 
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 
 from faker import Faker
 
 # Seeded data is dated from here, never from the wall clock, so the same seed gives the same bytes.
-SEED_EPOCH = datetime(2024, 1, 2, 9, 0, tzinfo=timezone.utc)
+SEED_EPOCH = datetime(2024, 1, 2, 9, 0, tzinfo=UTC)
 
 
 def faker_for(locale: str, seed: int) -> Faker:

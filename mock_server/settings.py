@@ -5,6 +5,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 
 from mock_server.identity import Keys
+from mock_server.store import Store
 
 MAX_BODY_BYTES = 1024 * 1024  # larger bodies get the vendor's 413
 
@@ -12,7 +13,7 @@ MAX_BODY_BYTES = 1024 * 1024  # larger bodies get the vendor's 413
 @dataclass(frozen=True)
 class Settings:
     vendor: str = "all"  # one vendor served at the root, or "all" behind /<vendor> prefixes
-    store: object = "memory"  # "memory", "sqlite:PATH", or a Store
+    store: str | Store = "memory"  # "memory", "sqlite:PATH", or a Store
     keys: Keys = field(default_factory=Keys)  # accepted credentials; empty: any well-formed one
     seed: int = 0  # seeds IDs and generated data
     seed_data: int = 0  # opportunities preloaded per vendor

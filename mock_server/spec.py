@@ -157,7 +157,7 @@ class Spec:
                 )
 
 
-@functools.lru_cache(maxsize=None)
+@functools.cache
 def load_spec(vendor: str) -> Spec:
     path = SPECS_DIR / f"{vendor}.yaml"
     with path.open(encoding="utf-8") as fh:

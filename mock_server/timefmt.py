@@ -2,7 +2,7 @@
 impossible values (month 13, year 0, an offset that leaves the calendar) into a 400, not a crash."""
 from __future__ import annotations
 
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 
 from mock_server.problems import Problem, validation_failed
 
@@ -14,12 +14,12 @@ def parse_utc(text: str, field: str) -> datetime:
     try:
         moment = datetime.fromisoformat(text.replace("Z", "+00:00").replace("z", "+00:00"))
         if moment.tzinfo is None:
-            return moment.replace(tzinfo=timezone.utc)
-        return moment.astimezone(timezone.utc)
+            return moment.replace(tzinfo=UTC)
+        return moment.astimezone(UTC)
     except (ValueError, OverflowError):
         raise validation_failed([Problem(field, "format", INVALID, text)]) from None
 
 
 def iso_utc(moment: datetime, timespec: str) -> str:
     """`0456-07-10T17:52:59.000000` style: zero-padded years, which strftime('%Y') does not give."""
-    return moment.astimezone(timezone.utc).replace(tzinfo=None).isoformat(timespec=timespec)
+    return moment.astimezone(UTC).replace(tzinfo=None).isoformat(timespec=timespec)

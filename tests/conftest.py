@@ -2,11 +2,13 @@
 from __future__ import annotations
 
 import base64
+import contextlib
+import threading
 
 import pytest
+from werkzeug.serving import WSGIRequestHandler, make_server
 
-from mock_server import create_app
-from mock_server import load_spec
+from mock_server import create_app, load_spec
 
 
 def basic(username: str, password: str = "") -> dict:
@@ -48,3 +50,21 @@ def assert_conforms(vendor: str, response, operation_id: str) -> dict:
     errors = [f"{list(e.absolute_path)}: {e.message}" for e in spec.validator(schema).iter_errors(body)]
     assert not errors, errors
     return body
+
+
+class QuietHandler(WSGIRequestHandler):
+    def log_request(self, *args, **kwargs):  # one line per fuzzed request is noise in a test log
+        pass
+
+
+@contextlib.contextmanager
+def served(app):
+    """`app` on a real socket (127.0.0.1, a free port), for a real HTTP client."""
+    server = make_server("127.0.0.1", 0, app, threaded=True, request_handler=QuietHandler)
+    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    thread.start()
+    try:
+        yield f"http://127.0.0.1:{server.server_port}"
+    finally:
+        server.shutdown()
+        thread.join(timeout=10)

@@ -25,8 +25,7 @@ import re
 from flask import Flask, Response, jsonify, request
 from werkzeug.wrappers import Request
 
-from mock_server import create_app
-from mock_server import load_spec
+from mock_server import create_app, load_spec
 
 API_KEY = "drift-key"  # Close Basic auth: the API key as username, empty password
 CREDENTIALS = {"ApiKeyAuth": f"{API_KEY}:"}

@@ -9,8 +9,7 @@ import pytest
 from openapi_core import Config, OpenAPI
 from openapi_core.testing import MockRequest, MockResponse
 
-from mock_server import create_app
-from mock_server import VENDORS, load_spec
+from mock_server import VENDORS, create_app, load_spec
 from tests.conftest import CLOSE_AUTH, NEXUDUS_AUTH, SPRINTHUB_AUTH
 
 AUTH = {"close": CLOSE_AUTH, "nexudus": NEXUDUS_AUTH, "sprinthub": SPRINTHUB_AUTH}

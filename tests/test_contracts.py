@@ -2,9 +2,7 @@
 from __future__ import annotations
 
 import base64
-import contextlib
 import json
-import threading
 import urllib.request
 import xml.etree.ElementTree as ET
 from types import SimpleNamespace
@@ -12,7 +10,6 @@ from types import SimpleNamespace
 import pytest
 from click.testing import CliRunner
 from requests.structures import CaseInsensitiveDict
-from werkzeug.serving import WSGIRequestHandler, make_server
 
 import contracts
 from contracts import checks, report, runner, targets
@@ -20,6 +17,7 @@ from contracts.runner import Options
 from mock_server import VENDORS, create_app
 from mock_server.live import Throttle
 from mock_server.serve.cli import main  # the command line itself, as a user runs it
+from tests.conftest import served
 from tests.drifted_app import (
     API_KEY,
     CREDENTIALS,
@@ -33,24 +31,6 @@ from tests.drifted_app import (
 SMALL_BUDGET = Options(max_examples=10, seed=20240601, stateful=True)
 CREDENTIAL_VARIABLES = ("CLOSE_API_KEY", "NEXUDUS_TOKEN", "NEXUDUS_USERNAME", "NEXUDUS_PASSWORD",
                         "SPRINTHUB_TOKEN", "SPRINTHUB_APITOKEN", "SPRINTHUB_INSTANCE")
-
-
-class QuietHandler(WSGIRequestHandler):
-    def log_request(self, *args, **kwargs):  # one line per fuzzed request is noise in a test log
-        pass
-
-
-@contextlib.contextmanager
-def served(app):
-    """`app` on a real socket (127.0.0.1, a free port), as a live target would be."""
-    server = make_server("127.0.0.1", 0, app, threaded=True, request_handler=QuietHandler)
-    thread = threading.Thread(target=server.serve_forever, daemon=True)
-    thread.start()
-    try:
-        yield f"http://127.0.0.1:{server.server_port}"
-    finally:
-        server.shutdown()
-        thread.join(timeout=10)
 
 
 def get_json(url: str):

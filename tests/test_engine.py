@@ -3,8 +3,7 @@ from __future__ import annotations
 
 import pytest
 
-from mock_server import create_app
-from mock_server import Reply
+from mock_server import Reply, create_app
 from mock_server.vendors.base import operation
 from mock_server.vendors.close import Close
 from tests.conftest import CLOSE_AUTH, NEXUDUS_AUTH, SPRINTHUB_AUTH

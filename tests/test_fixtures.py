@@ -6,9 +6,9 @@ import json
 import pytest
 from click.testing import CliRunner
 
-from mock_server.serve.cli import main  # the command line itself, as a user runs it
-from mock_server.fixtures import fixture_resources, generate
 from mock_server import VENDORS, load_spec
+from mock_server.fixtures import fixture_resources, generate
+from mock_server.serve.cli import main  # the command line itself, as a user runs it
 
 
 def run(*args: str) -> str:

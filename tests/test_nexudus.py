@@ -97,7 +97,7 @@ def test_seeded_history_chains_each_opportunity_across_columns(make_client):
     for moves in by_opportunity.values():
         assert moves[0]["OldCrmBoardColumnId"] is None and moves[0]["FromTime"] is None
         assert moves[0]["NewCrmBoardColumnName"] == "New"
-        for before, after in zip(moves, moves[1:]):
+        for before, after in zip(moves, moves[1:], strict=False):
             assert after["OldCrmBoardColumnId"] == before["NewCrmBoardColumnId"]
             assert after["FromTime"] == before["ToTime"]
         for move in moves:

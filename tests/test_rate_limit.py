@@ -7,8 +7,7 @@ import urllib.request
 import pytest
 from closeio_api import API
 
-from mock_server import create_app
-from mock_server import parse_rate
+from mock_server import create_app, parse_rate
 from mock_server.pipeline.throttle import RateLimiter  # the limiter itself, with a fake clock
 from tests.conftest import CLOSE_AUTH, NEXUDUS_AUTH, SPRINTHUB_AUTH, assert_conforms, basic
 from tests.test_served_over_http import start

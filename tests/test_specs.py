@@ -5,8 +5,8 @@ import pytest
 from click.testing import CliRunner
 from openapi_spec_validator import validate
 
-from mock_server.serve.cli import main  # the command line itself, as a user runs it
 from mock_server import VENDORS, load_spec
+from mock_server.serve.cli import main  # the command line itself, as a user runs it
 
 # Every operation the seed documents, as (method, path served under the spec's server, security).
 SEED_OPERATIONS = {

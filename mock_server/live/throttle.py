@@ -30,7 +30,7 @@ def throttle_wait(vendor: str, response, attempt: int) -> float | None:
 
 def _retry_after(headers) -> float | None:
     try:
-        return max(0.0, float(header(headers, "Retry-After")))
+        return max(0.0, float(header(headers, "Retry-After") or ""))
     except (TypeError, ValueError):
         return None
 

@@ -91,6 +91,7 @@ class Authenticate(Stage):
         self.authenticator = Authenticator(mount.vendor)
 
     def __call__(self, exchange: Exchange) -> Outcome:
+        assert exchange.op is not None  # route ran
         found = self.authenticator.authenticate(exchange.op, exchange.request.headers)
         if isinstance(found, MockError):
             return found

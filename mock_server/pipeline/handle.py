@@ -17,4 +17,5 @@ class Handle(Stage):
         self.handlers = mount.vendor.handlers()
 
     def __call__(self, exchange: Exchange) -> Outcome:
+        assert exchange.op is not None and exchange.call is not None  # route and validate ran
         return self.handlers[exchange.op.operation_id](exchange.call)

@@ -3,7 +3,7 @@ from __future__ import annotations
 
 import collections
 import threading
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 
 from mock_server import jsonio
 from mock_server.pipeline.exchange import Exchange, Reply
@@ -24,12 +24,12 @@ def redact_headers(headers) -> dict[str, str]:
 
 class Journal:
     def __init__(self, size: int = 1000):
-        self._entries = collections.deque(maxlen=size)
+        self._entries: collections.deque[dict] = collections.deque(maxlen=size)
         self._lock = threading.Lock()
 
     def record(self, *, vendor, method, path, query, headers, status, operation, problems, message):
         entry = {
-            "time": datetime.now(timezone.utc).isoformat(),
+            "time": datetime.now(UTC).isoformat(),
             "vendor": vendor,
             "method": method,
             "path": path,
@@ -60,6 +60,7 @@ class Record(Stage):
 
     def __call__(self, exchange: Exchange) -> Outcome:
         request, reply, op = exchange.request, exchange.reply, exchange.op
+        assert reply is not None  # the envelope stage made one
         self.mount.journal.record(
             vendor=self.mount.vendor.name, method=request.method, path=request.path,
             query=request.query_string.decode("latin-1"), headers=request.headers, status=reply.status,

@@ -92,9 +92,10 @@ class Pipeline:
             exchange.reply = outcome
         for stage in self.response_stages:
             replaced = stage(exchange)
-            if replaced is not None:
+            if isinstance(replaced, Reply):
                 exchange.reply = replaced
         reply = exchange.reply
+        assert reply is not None  # a handler's reply, or the envelope's for a refusal
         return Response(jsonio.dumps(reply.body), reply.status, reply.headers, mimetype="application/json")
 
     def _run_request_stages(self, exchange: Exchange) -> Reply | MockError:

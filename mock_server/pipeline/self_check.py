@@ -26,7 +26,7 @@ class SelfCheck(Stage):
 
     def __call__(self, exchange: Exchange) -> Outcome:
         op, reply = exchange.op, exchange.reply
-        if op is None:
+        if op is None or reply is None:
             return None
         if str(reply.status) not in op.statuses:
             return Reply(500, {"crm_mock_strict": f"{op.operation_id} answered {reply.status}, "

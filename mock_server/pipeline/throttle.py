@@ -52,5 +52,6 @@ class Throttle(Stage):
         return cls(mount) if mount.settings.rate_limit else None
 
     def __call__(self, exchange: Exchange) -> Outcome:
+        assert exchange.principal is not None  # authenticate ran
         # Per credential, as the vendors count.
         return self.limiter.check(repr(sorted(exchange.principal.credentials.items())))

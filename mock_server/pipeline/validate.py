@@ -152,7 +152,8 @@ class Validate(Stage):
                            for op in vendor.spec.operations}
 
     def __call__(self, exchange: Exchange) -> Outcome:
-        request, op = exchange.request, exchange.op
+        request, op, principal = exchange.request, exchange.op, exchange.principal
+        assert op is not None and principal is not None  # route and authenticate ran
         validator = self.validators[op.operation_id]
         path, path_problems = validator.parameters("path", exchange.path_params)
         query, query_problems = validator.query(request.args)
@@ -167,5 +168,5 @@ class Validate(Stage):
         problems = path_problems + query_problems + header_problems + body_problems
         if problems:
             return validation_failed(problems)
-        exchange.call = Call(op, path, query, body, exchange.principal, request.headers)
+        exchange.call = Call(op, path, query, body, principal, request.headers)
         return None

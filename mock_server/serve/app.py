@@ -29,6 +29,7 @@ from mock_server.spec import load_spec
 from mock_server.store import open_store
 from mock_server.vendors import VENDOR_CLASSES, VENDORS
 
+
 def create_app(settings: Settings | str | None = None, /, *,
                request_stages: Sequence[type[Stage]] = DEFAULT_REQUEST_STAGES,
                response_stages: Sequence[type[Stage]] = DEFAULT_RESPONSE_STAGES, **options) -> Flask:
@@ -47,7 +48,8 @@ def create_app(settings: Settings | str | None = None, /, *,
     app.extensions[EXTENSION] = state
     app.register_blueprint(control_blueprint)
     app.register_error_handler(HTTPException, _control_error)
-    app.wsgi_app = VendorDispatch(app.wsgi_app, state.pipelines, settings.max_body_bytes)
+    app.wsgi_app = VendorDispatch(  # type: ignore[method-assign]  # Flask's documented middleware seam
+app.wsgi_app, state.pipelines, settings.max_body_bytes)
     return app
 
 

@@ -4,7 +4,8 @@ from __future__ import annotations
 import abc
 import contextlib
 from dataclasses import dataclass, field
-from datetime import datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta
+from typing import Any
 
 from mock_server import jsonio
 
@@ -13,7 +14,7 @@ from mock_server import jsonio
 class Query:
     """Filters (field, operator, value) ANDed together, an ordering, and a page window."""
 
-    where: list[tuple[str, str, object]] = field(default_factory=list)
+    where: list[tuple[str, str, Any]] = field(default_factory=list)
     order_by: list[tuple[str, bool]] = field(default_factory=list)  # (field, descending)
     offset: int = 0
     limit: int | None = None
@@ -76,10 +77,10 @@ class Store(abc.ABC):
 
     def now(self) -> datetime:
         """The current time, strictly increasing per store (two writes never share a timestamp)."""
-        wall = self._pinned or datetime.now(timezone.utc)
+        wall = self._pinned or datetime.now(UTC)
         micros = int(wall.timestamp() * 1_000_000)
         value = self._advance_clock(micros)
-        return datetime(1970, 1, 1, tzinfo=timezone.utc) + timedelta(microseconds=value)
+        return datetime(1970, 1, 1, tzinfo=UTC) + timedelta(microseconds=value)
 
     def all(self, collection: str) -> list[dict]:
         return self.query(collection, Query())[0]

@@ -1,7 +1,7 @@
 """What every vendor module provides to the engine, and the pieces they share."""
 from __future__ import annotations
 
-from typing import Callable
+from collections.abc import Callable
 
 from mock_server.identity import KeyRing, Principal
 from mock_server.ids import IdMinter
