@@ -13,8 +13,8 @@ help: ## List the targets
 
 $(VENV)/.installed: pyproject.toml
 	$(PYTHON) -m venv $(VENV)
-	$(PY) -m pip install -q --disable-pip-version-check -e '.[fast]' \
-	  || $(PY) -m pip install -q --disable-pip-version-check -e .   # no bjoern wheel here: gunicorn serves
+	$(PY) -m pip install -q --disable-pip-version-check -e '.[fast,examples]' \
+	  || $(PY) -m pip install -q --disable-pip-version-check -e '.[examples]'   # no bjoern wheel here: gunicorn serves
 	touch $@
 
 $(VENV)/.installed-dev: $(VENV)/.installed

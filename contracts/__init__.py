@@ -14,7 +14,7 @@ import os
 from collections.abc import Mapping, Sequence
 
 from contracts.runner import Options, VendorResult
-from contracts.targets import TargetError, resolve
+from contracts.targets import TargetError, probe, resolve
 
 __all__ = ["Options", "TargetError", "VendorResult", "run"]
 
@@ -29,4 +29,6 @@ def run(vendors: Sequence[str], target: str = "mock", options: Options | None = 
     options = (options or Options()).seeded()
     targets = [resolve(v, target, env=env, seed=options.seed, rate=rate, all_vendors=len(vendors) > 1)
                for v in vendors]
+    for each in targets:
+        probe(each)  # an unreachable URL is a usage error in seconds, not a run of failures
     return [runner.run(t, options) for t in targets]

@@ -97,6 +97,23 @@ def resolve(vendor: str, target: str, *, env: Mapping[str, str] = os.environ, se
     return Target(vendor, url, url, credentials, parameters=parameters, rate=rate)
 
 
+PROBE_TIMEOUT = 5.0  # seconds: connect and first byte
+
+
+def probe(target: Target) -> None:
+    """One request to a live target's base URL: any HTTP answer means reachable (even a 401 or 404);
+    no answer is a TargetError naming the URL and the error."""
+    if not target.live:
+        return
+    import requests
+
+    try:
+        requests.get(target.base_url, timeout=PROBE_TIMEOUT, allow_redirects=False).close()
+    except requests.RequestException as error:
+        reason = getattr(error, "args", [error])[0]
+        raise TargetError(f"cannot reach {target.base_url}: {type(error).__name__}: {target.mask(str(reason))}") from None
+
+
 def mock(vendor: str, seed: int = 0) -> Target:
     """The mock, in-process. It accepts only the harness' credentials (a keys file), so wrong or
     missing credentials get the vendor's 401 and `ignored_auth` has something to check."""

@@ -73,6 +73,21 @@ class Keys:
 
     by_vendor: Mapping[str, KeyRing] = field(default_factory=dict)
 
+    def __bool__(self) -> bool:
+        return bool(self.by_vendor)
+
+    def check(self, schemes: Mapping[str, Mapping]) -> None:
+        """Every vendor and security scheme named must exist (`schemes`: vendor → its schemes):
+        a typo would otherwise be accepted silently and every request would get a puzzling 401."""
+        for vendor, ring in self.by_vendor.items():
+            if vendor not in schemes:
+                raise ValueError(f"keys file: unknown vendor {vendor!r}; the vendors are {', '.join(schemes)}")
+            for n, entry in enumerate(ring.entries, 1):
+                unknown = sorted(set(entry.credentials) - set(schemes[vendor]))
+                if unknown:
+                    raise ValueError(f"keys file, {vendor} entry {n}: unknown security scheme {unknown[0]!r}; "
+                                     f"{vendor}'s schemes are {', '.join(schemes[vendor])}")
+
     def for_vendor(self, vendor: str) -> KeyRing:
         return self.by_vendor.get(vendor, KeyRing())
 
@@ -86,16 +101,25 @@ class Keys:
         if isinstance(source, (str, Path)):
             with open(source, encoding="utf-8") as fh:
                 source = yaml.safe_load(fh) or {}
-        if not isinstance(source, Mapping):
+        if not isinstance(source, Mapping) or not all(isinstance(e, list | None) for e in source.values()):
             raise ValueError("the keys file must map vendor names to lists of entries")
         return cls({vendor: KeyRing(tuple(_entry(vendor, e) for e in entries or []))
                     for vendor, entries in source.items()})
+
+
+ENTRY_FIELDS = ("credentials", "user", "roles")
 
 
 def _entry(vendor: str, raw) -> KeyEntry:
     if not isinstance(raw, Mapping) or not isinstance(raw.get("credentials"), Mapping):
         raise ValueError(f"keys file, {vendor}: every entry needs a `credentials` mapping "
                          "of security scheme name to credential")
+    unknown = sorted(set(raw) - set(ENTRY_FIELDS))
+    if unknown:
+        raise ValueError(f"keys file, {vendor}: unknown field {unknown[0]!r} in an entry; "
+                         f"the fields are {', '.join(ENTRY_FIELDS)}")
+    if not all(isinstance(v, str) for v in raw["credentials"].values()):
+        raise ValueError(f"keys file, {vendor}: every credential must be a string (Basic is \"user:password\")")
     roles = raw.get("roles")
     return KeyEntry(dict(raw["credentials"]), dict(raw.get("user") or {}),
                     None if roles is None else frozenset(roles))

@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import hashlib
+import secrets
 import string
 
 from mock_server.store import Store
@@ -26,9 +27,10 @@ def token(seed: int, namespace: str, n: int, length: int) -> str:
 class IdMinter:
     """Counters live in the store, so workers sharing a SQLite store never mint the same ID."""
 
-    def __init__(self, store: Store, seed: int):
+    def __init__(self, store: Store, seed: int, reproducible_secrets: bool = False):
         self.store = store
         self.seed = seed
+        self.reproducible_secrets = reproducible_secrets
 
     def prefixed(self, prefix: str, length: int = 43) -> str:
         """Close style: `oppo_` + 43 characters of [A-Za-z0-9]."""
@@ -44,3 +46,10 @@ class IdMinter:
         hexed = hashlib.blake2b(f"{self.seed}/{namespace}/{n}".encode(), digest_size=16).hexdigest()
         # Version-4 layout so clients that check GUID shape accept it.
         return f"{hexed[:8]}-{hexed[8:12]}-4{hexed[13:16]}-a{hexed[17:20]}-{hexed[20:32]}"
+
+    def secret(self, namespace: str, length: int) -> str:
+        """A credential the vendor issues (an access token): unpredictable, so a token from another
+        run or from before a reset never works by accident; from the seed only when asked for."""
+        if self.reproducible_secrets:
+            return token(self.seed, namespace, self.store.next_value(f"secret:{namespace}"), length)
+        return "".join(secrets.choice(BASE62) for _ in range(length))

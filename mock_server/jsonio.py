@@ -27,3 +27,23 @@ def fragment(value) -> orjson.Fragment:
 
 def raw_fragment(text: str | bytes) -> orjson.Fragment:
     return orjson.Fragment(text)
+
+
+MAX_DEPTH = 32  # deeper request bodies are refused: no vendor object nests past a few levels
+
+
+def deeper_than(value, limit: int = MAX_DEPTH) -> bool:
+    """True when containers in `value` nest more than `limit` levels (iterative: no recursion)."""
+    stack = [(value, 1)]
+    while stack:
+        node, depth = stack.pop()
+        if isinstance(node, dict):
+            children = node.values()
+        elif isinstance(node, list):
+            children = node
+        else:
+            continue
+        if depth > limit:
+            return True
+        stack.extend((child, depth + 1) for child in children if isinstance(child, (dict, list)))
+    return False

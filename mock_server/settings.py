@@ -21,8 +21,15 @@ class Settings:
     journal_size: int = 1000
     reset_on_start: bool = True  # False keeps what a shared SQLite store already holds (extra workers)
     rate_limit: str | None = None  # "10/s": the vendor's throttling answer past that, per credential
+    admin_key: str | None = None  # required on /__mock/ (but health) when set, or when keys are given
+    reproducible_tokens: bool = False  # issued tokens from the seed (tests that pin them), else random
     max_body_bytes: int = MAX_BODY_BYTES
 
     def __post_init__(self) -> None:
         if not isinstance(self.keys, Keys):  # a path or a parsed mapping
             object.__setattr__(self, "keys", Keys.load(self.keys))
+
+    @property
+    def admin_required(self) -> bool:
+        """With a keys file the mock is access-controlled: so is its control API."""
+        return bool(self.admin_key) or bool(self.keys)

@@ -12,9 +12,19 @@ from pathlib import Path
 from urllib.parse import urlparse
 
 import yaml
-from jsonschema import Draft202012Validator, FormatChecker
+from jsonschema import Draft202012Validator, FormatChecker, validators
 
-SPECS_DIR = Path(__file__).resolve().parent.parent / "specs"
+
+def _specs_dir() -> Path:
+    """specs/ beside the package in a checkout; mock_server/specs/ inside an installed wheel."""
+    here = Path(__file__).resolve().parent
+    for candidate in (here / "specs", here.parent / "specs"):
+        if (candidate / "close.yaml").is_file():
+            return candidate
+    raise FileNotFoundError(f"no specs/ next to {here}: the installation is incomplete")
+
+
+SPECS_DIR = _specs_dir()
 HTTP_METHODS = ("get", "put", "post", "delete", "patch", "head", "options")
 
 # One format checker for every validator: date-time needs rfc3339-validator (a dependency).
@@ -33,6 +43,26 @@ def _integer_format(bits: int):
 
 FORMAT_CHECKER.checks("int32")(_integer_format(32))
 FORMAT_CHECKER.checks("int64")(_integer_format(64))
+
+
+def _is_integer(_checker, value) -> bool:
+    # JSON Schema counts 1.0 and 1e18 as integers; the vendors' integer fields take whole numbers
+    # written as such (a float turned "$1.0" and "$1e+18" into money strings).
+    return isinstance(value, int) and not isinstance(value, bool)
+
+
+# The validator class for every schema: Draft 2020-12 with whole-number integers.
+Validator: type[Draft202012Validator] = validators.extend(
+    Draft202012Validator, type_checker=Draft202012Validator.TYPE_CHECKER.redefine("integer", _is_integer))
+
+
+def _bounded(node: dict) -> dict:
+    """An integer without a declared format is an int64: nothing the vendors or the stores hold is
+    wider, and an unbounded one ended as an OverflowError (a 500) or silently lost precision."""
+    types = node.get("type")
+    if "format" not in node and (types == "integer" or (isinstance(types, list) and "integer" in types)):
+        return {**node, "format": "int64"}
+    return node
 
 
 @dataclass(frozen=True)
@@ -101,7 +131,7 @@ class Spec:
             target = self.inline(self.pointer(node["$ref"]), depth + 1)
             siblings = {k: self.inline(v, depth) for k, v in node.items() if k != "$ref"}
             return {"allOf": [target], **siblings} if siblings else target
-        return {key: self.inline(value, depth) for key, value in node.items()}
+        return _bounded({key: self.inline(value, depth) for key, value in node.items()})
 
     def validator(self, schema: dict) -> Draft202012Validator:
         """A validator compiled once per distinct schema. Local `$ref`s are inlined here: resolving
@@ -109,7 +139,7 @@ class Spec:
         key = repr(schema)  # schemas are small JSON values: their repr identifies them
         found = self._validators.get(key)
         if found is None:
-            found = self._validators[key] = Draft202012Validator(self.inline(schema), format_checker=FORMAT_CHECKER)
+            found = self._validators[key] = Validator(self.inline(schema), format_checker=FORMAT_CHECKER)
         return found
 
     def component_schema(self, name: str) -> dict:

@@ -20,6 +20,7 @@ def bearer(token: str) -> dict:
     return {"Authorization": f"Bearer {token}"}
 
 
+ADMIN_KEY = "test-admin-key"
 CLOSE_AUTH = basic("api_test_key")
 NEXUDUS_AUTH = bearer("nexudus-test-token")
 SPRINTHUB_AUTH = {**bearer("sprinthub-test-token"), "apitoken": "sprinthub-api-token"}
@@ -35,7 +36,10 @@ def make_client(store_url):
     """make_client("close", seed_data=5, keys={...}) → a Flask test client on a fresh store."""
 
     def make(vendor: str = "all", **options):
-        return create_app(vendor, store=store_url, **options).test_client()
+        options.setdefault("admin_key", ADMIN_KEY)
+        client = create_app(vendor, store=store_url, **options).test_client()
+        client.environ_base["HTTP_X_CRM_MOCK_ADMIN_KEY"] = options["admin_key"] or ""  # the tests act as admin
+        return client
 
     return make
 

@@ -33,8 +33,12 @@ CREDENTIAL_VARIABLES = ("CLOSE_API_KEY", "NEXUDUS_TOKEN", "NEXUDUS_USERNAME", "N
                         "SPRINTHUB_TOKEN", "SPRINTHUB_APITOKEN", "SPRINTHUB_INSTANCE")
 
 
+ADMIN_KEY = "harness-admin"  # the keys file locks /__mock/: the tests read it as the admin
+
+
 def get_json(url: str):
-    with urllib.request.urlopen(url, timeout=10) as response:
+    request = urllib.request.Request(url, headers={"X-Crm-Mock-Admin-Key": ADMIN_KEY})
+    with urllib.request.urlopen(request, timeout=10) as response:
         return json.load(response)
 
 
@@ -117,7 +121,8 @@ def test_a_missing_credential_variable_is_named(vendor, env, named):
 
 def live_mock(vendor: str = "close", **options):
     """The mock, to serve over a socket, accepting only the credentials a live run reads from the environment."""
-    return create_app(vendor, keys={vendor: [{"credentials": {"ApiKeyAuth": "live-key:"}}]}, **options)
+    return create_app(vendor, keys={vendor: [{"credentials": {"ApiKeyAuth": "live-key:"}}]}, admin_key=ADMIN_KEY,
+                      **options)
 
 
 def test_a_live_run_is_read_only_unless_writes_are_allowed():

@@ -41,6 +41,7 @@ class Exchange:
     op: Operation | None = None  # set by route
     path_params: dict[str, str] = field(default_factory=dict)  # raw, from the URL (route)
     principal: Principal | None = None  # set by authenticate
+    body: Any = None  # the parsed request body, even when refused (validate; journaled redacted)
     call: Call | None = None  # typed inputs (validate)
     problems: list[Problem] = field(default_factory=list)  # why it was refused, for the journal
     error: MockError | None = None  # a refusal, rendered by the envelope stage

@@ -1,4 +1,8 @@
-"""journal: one entry per request for GET /__mock/requests; credentials never in clear."""
+"""journal: one entry per request for GET /__mock/requests; credentials never in clear.
+
+Headers, query parameters and body fields that carry credentials are masked by the vendor's
+`Redactor` (its security schemes' names, plus anything named like a secret) before the entry is kept.
+"""
 from __future__ import annotations
 
 import collections
@@ -8,38 +12,17 @@ from datetime import UTC, datetime
 from mock_server import jsonio
 from mock_server.pipeline.exchange import Exchange, Reply
 from mock_server.pipeline.stage import Outcome, Stage
-
-SENSITIVE_HEADERS = {"authorization", "apitoken", "cookie", "x-api-key", "proxy-authorization"}
-
-
-def redact_headers(headers) -> dict[str, str]:
-    out = {}
-    for name, value in headers.items():
-        if name.lower() in SENSITIVE_HEADERS:
-            scheme = value.split(" ", 1)[0] if " " in value else ""
-            value = f"{scheme} ***" if scheme else "***"
-        out[name] = value
-    return out
+from mock_server.redaction import Redactor
 
 
 class Journal:
+    """The newest `size` entries, oldest first."""
+
     def __init__(self, size: int = 1000):
         self._entries: collections.deque[dict] = collections.deque(maxlen=size)
         self._lock = threading.Lock()
 
-    def record(self, *, vendor, method, path, query, headers, status, operation, problems, message):
-        entry = {
-            "time": datetime.now(UTC).isoformat(),
-            "vendor": vendor,
-            "method": method,
-            "path": path,
-            "query": query,
-            "headers": redact_headers(headers),
-            "status": status,
-            "operation": operation,
-            "message": message,
-            "problems": [{"field": p.field, "message": p.message} for p in problems],
-        }
+    def record(self, entry: dict) -> None:
         with self._lock:
             self._entries.append(entry)
 
@@ -58,14 +41,27 @@ class Record(Stage):
 
     name = "journal"
 
+    def __init__(self, mount) -> None:
+        super().__init__(mount)
+        self.redactor = Redactor.for_schemes(mount.vendor.spec.security_schemes)
+
     def __call__(self, exchange: Exchange) -> Outcome:
         request, reply, op = exchange.request, exchange.reply, exchange.op
         assert reply is not None  # the envelope stage made one
-        self.mount.journal.record(
-            vendor=self.mount.vendor.name, method=request.method, path=request.path,
-            query=request.query_string.decode("latin-1"), headers=request.headers, status=reply.status,
-            operation=op.operation_id if op else None, problems=exchange.problems, message=message_of(reply),
-        )
+        redact = self.redactor
+        self.mount.journal.record({
+            "time": datetime.now(UTC).isoformat(),
+            "vendor": self.mount.vendor.name,
+            "method": request.method,
+            "path": request.path,
+            "query": redact.query(request.query_string.decode("latin-1")),
+            "headers": redact.headers(request.headers),
+            "body": redact.body(exchange.body),
+            "status": reply.status,
+            "operation": op.operation_id if op else None,
+            "message": message_of(reply),
+            "problems": [{"field": p.field, "message": p.message} for p in exchange.problems],
+        })
         return None
 
 

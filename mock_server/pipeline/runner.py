@@ -79,6 +79,10 @@ class Pipeline:
         self.request_stages = [s for s in (cls.build(mount) for cls in request_stages) if s is not None]
         self.response_stages = [s for s in (cls.build(mount) for cls in response_stages) if s is not None]
 
+    def reset(self) -> None:
+        for stage in self.request_stages + self.response_stages:
+            stage.reset()
+
     @property
     def stage_names(self) -> list[str]:
         return [s.name for s in self.request_stages + self.response_stages]

@@ -37,5 +37,8 @@ class Stage:
     def __call__(self, exchange: Exchange) -> Outcome:
         raise NotImplementedError
 
+    def reset(self) -> None:
+        """Forget what this stage keeps between requests (`POST /__mock/reset`)."""
+
     def __repr__(self) -> str:
         return f"<stage {self.name}>"

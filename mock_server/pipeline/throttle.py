@@ -17,6 +17,8 @@ from mock_server.rates import parse_rate
 
 
 class RateLimiter:
+    MAX_KEYS = 10_000  # windows kept at most: a flood of random credentials cannot grow memory
+
     def __init__(self, rate: str, clock=time.monotonic):
         parsed = parse_rate(rate)
         self.limit, self.window = parsed.count, parsed.seconds
@@ -36,8 +38,21 @@ class RateLimiter:
                 return MockError(429, "rate_limited", "API call count exceeded for this period",
                                  headers={"Retry-After": str(math.ceil(reset))},
                                  details={"limit": self.limit, "reset": reset})
+            if key not in self._windows and len(self._windows) >= self.MAX_KEYS:
+                self._forget_expired(now)
             self._windows[key] = (start, used + 1)
         return None
+
+    def _forget_expired(self, now: float) -> None:
+        """Drop finished windows; if every window is live, drop the oldest half (they restart at 0)."""
+        live = {k: w for k, w in self._windows.items() if now - w[0] < self.window}
+        if len(live) >= self.MAX_KEYS:
+            live = dict(sorted(live.items(), key=lambda item: item[1][0])[len(live) // 2:])
+        self._windows = live
+
+    def clear(self) -> None:
+        with self._lock:
+            self._windows.clear()
 
 
 class Throttle(Stage):
@@ -50,6 +65,9 @@ class Throttle(Stage):
     @classmethod
     def build(cls, mount):
         return cls(mount) if mount.settings.rate_limit else None
+
+    def reset(self) -> None:
+        self.limiter.clear()
 
     def __call__(self, exchange: Exchange) -> Outcome:
         assert exchange.principal is not None  # authenticate ran

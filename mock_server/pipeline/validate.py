@@ -132,14 +132,32 @@ class RequestValidator:
                 body = jsonio.loads(raw)
             except ValueError as exc:
                 return MockError(400, "malformed", f"The request body is not valid JSON: {exc}.")
+            # Only a body with that many brackets can nest that deep: most are never walked.
+            if raw.count(b"[") + raw.count(b"{") > jsonio.MAX_DEPTH and jsonio.deeper_than(body):
+                return MockError(400, "malformed", f"The request body nests deeper than {jsonio.MAX_DEPTH} levels.")
         return body, problems_from(self.body_validator.iter_errors(body))
 
 
 def read_body(request, op: Operation) -> bytes | MockError:
+    """The raw body, within the size limit. A body that cannot be read (a bad chunk size, a client
+    that hung up mid-body) is the client's fault: a 400, never a 500."""
+    if not op.has_body:
+        return b""
     try:
-        return request.get_data(cache=False) if op.has_body else b""
+        data = request.get_data(cache=False)
     except RequestEntityTooLarge:
-        return MockError(413, "too_large", "The request body is larger than 1 MiB.")
+        return too_large(request)
+    except Exception as error:  # noqa: BLE001 - servers raise their own parse errors here (gunicorn's)
+        return MockError(400, "malformed", f"The request body could not be read ({type(error).__name__}).")
+    limit = request.max_content_length
+    if request.content_length is None and limit is not None and len(data) >= limit:
+        return too_large(request)  # werkzeug stops a chunked body at the limit without a word
+    return data
+
+
+def too_large(request) -> MockError:
+    limit = request.max_content_length or 0
+    return MockError(413, "too_large", f"The request body is larger than {limit // 1024 // 1024 or 1} MiB.")
 
 
 class Validate(Stage):
@@ -165,6 +183,7 @@ class Validate(Stage):
         if isinstance(parsed, MockError):
             return parsed
         body, body_problems = parsed
+        exchange.body = body
         problems = path_problems + query_problems + header_problems + body_problems
         if problems:
             return validation_failed(problems)

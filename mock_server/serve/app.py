@@ -67,7 +67,9 @@ def _build_state(settings: Settings, request_stages, response_stages) -> MockSta
     store = open_store(settings.store) if isinstance(settings.store, str) else settings.store
     journal = Journal(settings.journal_size)
     names = list(VENDORS) if settings.vendor == "all" else [settings.vendor]
-    vendors = {n: VENDOR_CLASSES[n](load_spec(n), store, settings.seed, settings.keys.for_vendor(n)) for n in names}
+    settings.keys.check({n: load_spec(n).security_schemes for n in VENDORS})
+    vendors = {n: VENDOR_CLASSES[n](load_spec(n), store, settings.seed, settings.keys.for_vendor(n),
+                                    settings.reproducible_tokens) for n in names}
     pipelines = [
         Pipeline(Mount(v, f"/{n}" if settings.vendor == "all" else "", settings, journal),
                  request_stages, response_stages)

@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import os
+import shutil
 import sys
 import tempfile
 
@@ -42,35 +43,60 @@ def main():
 @click.option("--strict", is_flag=True, help="Turn any response that breaks the spec into a 500 naming the field.")
 @click.option("--rate-limit", help="Throttle past N calls per credential, e.g. 10/s or 60/m, in each vendor's "
               "own way (Close 429 + RateLimit/Retry-After, Nexudus 409, SprintHub 401). Default: off.")
-def serve(host, port, vendor, store, workers, threads, server_kind, keys, seed, seed_data, strict, rate_limit):
+@click.option("--admin-key", envvar="CRM_MOCK_ADMIN_KEY",
+              help="Secret for /__mock/ (send it as X-Crm-Mock-Admin-Key). Required there, except on "
+                   "/__mock/health, whenever this or --keys is given.")
+@click.option("--reproducible-tokens", is_flag=True,
+              help="Mint issued tokens (Nexudus /api/token) from --seed instead of at random.")
+def serve(host, port, vendor, store, workers, threads, server_kind, keys, seed, seed_data, strict, rate_limit,
+          admin_key, reproducible_tokens):
     """Start the mock server."""
-    from mock_server.identity import Keys
     from mock_server.rates import parse_rate
-    from mock_server.serve.server import bjoern_available, run
+    from mock_server.serve.server import bjoern_available, port_is_free, run
     from mock_server.settings import Settings
 
-    try:
-        parsed_keys = Keys.load(keys)
-    except (ValueError, yaml.YAMLError) as error:
-        raise click.BadParameter(str(error), param_hint="--keys") from None
-    if workers > 1 and store == "memory":
-        # Separate processes cannot share memory: give them one SQLite file.
-        store = "sqlite:" + os.path.join(tempfile.mkdtemp(prefix="crm-mock-"), "store.db")
-        click.echo(f"--workers {workers}: sharing state through {store}", err=True)
+    parsed_keys = _load_keys(keys)
     if rate_limit:
         try:
             parse_rate(rate_limit)
         except ValueError as error:
             raise click.BadParameter(str(error), param_hint="--rate-limit") from None
-    settings = Settings(vendor=vendor, store=store, keys=parsed_keys, seed=seed, seed_data=seed_data, strict=strict,
-                        rate_limit=rate_limit)
     if server_kind == "bjoern" and not bjoern_available():
         raise click.UsageError("bjoern is not installed: pip install 'crm-mock[fast]', or use --server gunicorn")
+    if not port_is_free(host, port):
+        click.echo(f"crm-mock: port {port} on {host} is in use; choose another with --port", err=True)
+        sys.exit(2)
+    scratch = None
+    if workers > 1 and store == "memory":
+        # Separate processes cannot share memory: give them one SQLite file, removed on exit.
+        scratch = tempfile.mkdtemp(prefix="crm-mock-")
+        store = "sqlite:" + os.path.join(scratch, "store.db")
+        click.echo(f"--workers {workers}: sharing state through {store}", err=True)
+    settings = Settings(vendor=vendor, store=store, keys=parsed_keys, seed=seed, seed_data=seed_data, strict=strict,
+                        rate_limit=rate_limit, admin_key=admin_key, reproducible_tokens=reproducible_tokens)
+    if parsed_keys and not admin_key:
+        click.echo("note: with --keys, /__mock/ (but health) answers 401 until you also give --admin-key", err=True)
     for name in VENDORS if vendor == "all" else [vendor]:
         prefix = f"/{name}" if vendor == "all" else ""
         click.echo(f"  {name:<10} http://{host}:{port}{prefix}{load_spec(name).base_path}/", err=True)
     click.echo(f"  {'control':<10} http://{host}:{port}/__mock/health", err=True)
-    run(host=host, port=port, workers=workers, threads=threads, settings=settings, server=server_kind)
+    try:
+        run(host=host, port=port, workers=workers, threads=threads, settings=settings, server=server_kind)
+    finally:
+        if scratch:
+            shutil.rmtree(scratch, ignore_errors=True)
+
+
+def _load_keys(source):
+    """The keys file, checked against the specs: a typo is a usage error (exit 2) naming the entry."""
+    from mock_server.identity import Keys
+
+    try:
+        keys = Keys.load(source)
+        keys.check({name: load_spec(name).security_schemes for name in VENDORS})
+    except (ValueError, yaml.YAMLError) as error:
+        raise click.BadParameter(str(error), param_hint="--keys") from None
+    return keys
 
 
 @main.command()
@@ -79,7 +105,7 @@ def specs(vendor):
     """List the vendors and operations the mock serves."""
     table = Table(title="crm-mock: operations served (from specs/*.yaml)")
     for column in ("vendor", "method", "path (served at)", "operationId", "auth", "statuses"):
-        table.add_column(column)
+        table.add_column(column, overflow="fold")  # wrap, never cut a path or an operationId short
     for name in VENDORS if vendor == "all" else [vendor]:
         spec = load_spec(name)
         for op in spec.operations:
@@ -141,6 +167,12 @@ def fixtures(vendor, resource, count, seed, fmt, out, list_only):
             fh.write(text)
     else:
         click.echo(text, nl=False)
+    made = len(records[resource]) if resource != "all" else count
+    if made < count:  # a fixed part of the world (SprintHub's 15 leads): say so, and fail the command
+        click.echo(f"crm-mock fixtures: {vendor}'s seeded world has {made} {resource} record(s), fewer than the "
+                   f"{count} asked for (--count sets the number of opportunities; other kinds follow from them "
+                   "or are fixed); printed all there are", err=True)
+        sys.exit(1)
 
 
 @main.command()

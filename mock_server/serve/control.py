@@ -1,16 +1,35 @@
 """/__mock/ endpoints: health, reset, the request journal and a look at the store."""
 from __future__ import annotations
 
+import hmac
+
 from flask import Blueprint, current_app, jsonify, request
 
 from mock_server.serve.state import MockState, state_of
 
 control_blueprint = Blueprint("crm_mock_control", __name__, url_prefix="/__mock")
-MAX_SEED_DATA = 100_000
+# A reset reseeds while holding the store: 10,000 opportunities take a few seconds (bench), and the
+# worker answering the reset serves nothing else meanwhile.
+MAX_SEED_DATA = 10_000
+ADMIN_HEADER = "X-Crm-Mock-Admin-Key"
 
 
 def _state() -> MockState:
     return state_of(current_app)
+
+
+@control_blueprint.before_request
+def require_admin_key():
+    """With --keys or --admin-key, only the admin may read the journal or records, or reset;
+    health stays open so load balancers and start-up scripts can probe it."""
+    settings = _state().settings
+    if not settings.admin_required or request.endpoint == "crm_mock_control.health":
+        return None
+    offered = request.headers.get(ADMIN_HEADER, "")
+    if settings.admin_key and hmac.compare_digest(offered.encode(), settings.admin_key.encode()):
+        return None
+    why = "missing or wrong" if settings.admin_key else "required, and none was configured (--admin-key)"
+    return jsonify(error=f"The {ADMIN_HEADER} header is {why}."), 401
 
 
 @control_blueprint.get("/health")

@@ -10,10 +10,21 @@ from __future__ import annotations
 import gc
 import os
 import signal
+import socket
 import sys
 
 from mock_server.serve.app import create_app
 from mock_server.settings import Settings
+
+
+def port_is_free(host: str, port: int) -> bool:
+    with socket.socket() as probe:
+        probe.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        try:
+            probe.bind((host, port))
+        except OSError:
+            return False
+    return True
 
 
 def bjoern_available() -> bool:

@@ -25,11 +25,17 @@ class MockState:
     pipelines: list[Pipeline]
 
     def reset(self, count: int | None = None) -> None:
-        """Back to the seeded world; `count` overrides --seed-data (0: statuses, users, ... only)."""
-        self.store.clear()
+        """Back to the seeded world; `count` overrides --seed-data (0: statuses, users, ... only).
+
+        One transaction: other workers see the old world or the new one, never a half-seeded mix,
+        and a write racing the reset cannot mint an ID the reseeding mints again."""
+        with self.store.transaction():
+            self.store.clear()
+            for vendor in self.vendors.values():
+                vendor.seed_world(self.settings.seed_data if count is None else count)
         self.journal.clear()
-        for vendor in self.vendors.values():
-            vendor.seed_world(self.settings.seed_data if count is None else count)
+        for pipeline in self.pipelines:
+            pipeline.reset()  # e.g. rate-limit windows
 
     @property
     def base_urls(self) -> dict[str, str]:

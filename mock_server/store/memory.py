@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import threading
+from contextlib import contextmanager
 
 from mock_server import jsonio
 from mock_server.store.base import Query, Store, matches
@@ -14,12 +15,42 @@ class MemoryStore(Store):
         self._counters: dict[str, int] = {}
         self._clock = 0
         self._json: dict[int, tuple[dict, object]] = {}  # id(record) → (record, its JSON)
+        self._depth = 0  # nesting of transaction() in the thread holding the lock
+        self._undo: list[tuple[str, object, dict | None]] = []  # (collection, key, record before)
 
+    @contextmanager
     def transaction(self):
-        return self._lock
+        """All or nothing, as SQLite's: an exception inside undoes every write made inside."""
+        with self._lock:
+            self._depth += 1
+            mark = len(self._undo)
+            try:
+                yield self
+            except BaseException:
+                self._roll_back(mark)
+                raise
+            finally:
+                self._depth -= 1
+                if self._depth == 0:
+                    self._undo.clear()
+
+    def _roll_back(self, mark: int) -> None:
+        while len(self._undo) > mark:
+            collection, key, before = self._undo.pop()
+            rows = self._data.setdefault(collection, {})
+            self._json.pop(id(rows.get(key)), None)
+            if before is None:
+                rows.pop(key, None)
+            else:
+                rows[key] = before
+
+    def _remember(self, collection, key) -> None:
+        if self._depth:  # only writes inside a transaction can be undone
+            self._undo.append((collection, key, self._data.get(collection, {}).get(key)))
 
     def insert(self, collection, key, record):
         with self._lock:
+            self._remember(collection, key)
             self._data.setdefault(collection, {})[key] = record
 
     def get(self, collection, key):
@@ -27,12 +58,14 @@ class MemoryStore(Store):
 
     def replace(self, collection, key, record):
         with self._lock:
+            self._remember(collection, key)
             old = self._data.setdefault(collection, {}).get(key)
             self._json.pop(id(old), None)
             self._data[collection][key] = record
 
     def delete(self, collection, key):
         with self._lock:
+            self._remember(collection, key)
             old = self._data.get(collection, {}).pop(key, None)
             self._json.pop(id(old), None)
             return old is not None
@@ -83,4 +116,4 @@ class MemoryStore(Store):
 
     def collections(self):
         with self._lock:
-            return {name: len(rows) for name, rows in self._data.items()}
+            return {name: len(rows) for name, rows in self._data.items() if rows}  # as SQLite: no empty ones

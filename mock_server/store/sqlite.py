@@ -21,6 +21,7 @@ CREATE UNIQUE INDEX IF NOT EXISTS records_key ON records (collection, key);
 CREATE INDEX IF NOT EXISTS records_order ON records (collection);  -- rowid order within a collection
 CREATE TABLE IF NOT EXISTS counters (name TEXT PRIMARY KEY, value INTEGER NOT NULL);
 """
+INT64_MAX = 2**63 - 1
 SQL_OPERATORS = {"eq": "=", "gt": ">", "gte": ">=", "lt": "<", "lte": "<="}
 
 
@@ -143,7 +144,8 @@ class SqliteStore(Store):
         page_args = list(args)
         if query.limit is not None or query.offset:
             sql += " LIMIT ? OFFSET ?"
-            page_args += [-1 if query.limit is None else query.limit, query.offset]
+            # SQLite integers are 64-bit; a page past that (page=2**62 of 1000) is past the end anyway.
+            page_args += [-1 if query.limit is None else min(query.limit, INT64_MAX), min(query.offset, INT64_MAX)]
         db = self._db
         rows = [r[0] for r in db.execute(sql, page_args)]
         total = db.execute(f"SELECT COUNT(*) FROM records WHERE {where}", args).fetchone()[0]

@@ -34,12 +34,13 @@ class Vendor:
     # `crm-mock fixtures` resources: name → (store collection, spec schema component)
     FIXTURES: dict[str, tuple[str, str]] = {}
 
-    def __init__(self, spec: Spec, store: Store, seed: int = 0, keys: KeyRing = KeyRing()):
+    def __init__(self, spec: Spec, store: Store, seed: int = 0, keys: KeyRing = KeyRing(),
+                 reproducible_tokens: bool = False):
         self.spec = spec
         self.store = store
         self.seed = seed
         self.keys = keys  # the keys file's entries for this vendor; empty: zero config
-        self.ids = IdMinter(store, seed)
+        self.ids = IdMinter(store, seed, reproducible_secrets=reproducible_tokens)
         self._static: dict[str, dict] = {}
 
     # Collections only seeding writes (statuses, users, board columns, ...). They are read from the

@@ -2,7 +2,6 @@
 from __future__ import annotations
 
 from mock_server.identity import Principal
-from mock_server.ids import token
 from mock_server.problems import MockError
 from mock_server.store import Query
 from mock_server.vendors.base import Call, Reply, Vendor, operation
@@ -39,10 +38,9 @@ class TokenEndpoint(Vendor):
         return entry.principal() if entry else None
 
     def _grant(self, principal: Principal, client_id: str) -> Reply:
-        n = self.store.next_value(self.collection("tokens"))
         issued = {
-            "access_token": token(self.seed, "nexudus.access", n, 32),
-            "refresh_token": token(self.seed, "nexudus.refresh", n, 20),
+            "access_token": self.ids.secret("nexudus.access", 32),
+            "refresh_token": self.ids.secret("nexudus.refresh", 20),
             "client_id": client_id,
             "user": principal.user,
             "roles": None if principal.roles is None else sorted(principal.roles),

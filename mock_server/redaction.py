@@ -1,0 +1,58 @@
+"""What never reaches the journal, a log or a report in clear: credentials.
+
+A name is sensitive when a spec's security scheme names it (a header, query parameter or cookie
+carrying a key), or when it looks like a secret (password, secret, token, api key, ...). Values of
+sensitive headers, query parameters and JSON/form body fields are replaced by `***`.
+"""
+from __future__ import annotations
+
+from collections.abc import Iterable, Mapping
+from urllib.parse import parse_qsl, urlencode
+
+MASK = "***"
+# Substrings of a lower-cased name (dashes read as underscores) that mark it as a secret.
+SECRET_WORDS = ("password", "passwd", "secret", "token", "api_key", "apikey", "authorization", "cookie",
+                "credential", "private_key", "session", "admin_key")
+
+
+class Redactor:
+    def __init__(self, names: Iterable[str] = ()) -> None:
+        self.names = frozenset(_normal(n) for n in names)
+
+    @classmethod
+    def for_schemes(cls, schemes: Mapping[str, dict]) -> Redactor:
+        """Every name an apiKey scheme puts in a header, query or cookie is sensitive too."""
+        return cls(s["name"] for s in schemes.values() if s.get("type") == "apiKey" and s.get("name"))
+
+    def sensitive(self, name: str) -> bool:
+        normal = _normal(name)
+        return normal in self.names or any(word in normal for word in SECRET_WORDS)
+
+    def headers(self, headers) -> dict[str, str]:
+        out = {}
+        for name, value in headers.items():
+            if self.sensitive(name):
+                scheme = value.split(" ", 1)[0] if " " in value else ""
+                value = f"{scheme} {MASK}" if scheme else MASK  # "Bearer ***" still says which scheme
+            out[name] = value
+        return out
+
+    def query(self, query_string: str) -> str:
+        if not query_string:
+            return query_string
+        pairs = parse_qsl(query_string, keep_blank_values=True)
+        if not any(self.sensitive(name) for name, _ in pairs):
+            return query_string
+        return urlencode([(name, MASK if self.sensitive(name) else value) for name, value in pairs])
+
+    def body(self, value):
+        """A copy of a JSON (or form) body with every sensitive field's value masked, at any depth."""
+        if isinstance(value, dict):
+            return {k: MASK if isinstance(k, str) and self.sensitive(k) else self.body(v) for k, v in value.items()}
+        if isinstance(value, list):
+            return [self.body(v) for v in value]
+        return value
+
+
+def _normal(name: str) -> str:
+    return name.lower().replace("-", "_")

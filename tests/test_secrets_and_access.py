@@ -1,0 +1,150 @@
+"""No secret kept, and the control API locked when the mock is: journal redaction in every placement,
+the admin key, unpredictable issued tokens, and keys files that say what is wrong with them."""
+from __future__ import annotations
+
+import base64
+import json
+import urllib.error
+import urllib.request
+
+import pytest
+from click.testing import CliRunner
+
+from mock_server import create_app
+from mock_server.serve.cli import main  # the command line itself, as a user runs it
+from tests.conftest import CLOSE_AUTH, NEXUDUS_AUTH, SPRINTHUB_AUTH, served
+
+SECRET = "s3cr3t-VALUE-98765"
+
+HEADER_PLACEMENTS = [
+    {"Authorization": f"Bearer {SECRET}"},
+    {"Authorization": "Basic " + base64.b64encode(f"{SECRET}:".encode()).decode()},
+    {"apitoken": SECRET}, {"Api-Key": SECRET}, {"X-Api-Key": SECRET}, {"X-Auth-Token": SECRET}, {"Token": SECRET},
+    {"Cookie": f"session={SECRET}"}, {"Proxy-Authorization": f"Basic {SECRET}"},
+]
+QUERY_NAMES = ["api_key", "access_token", "password", "apitoken", "token", "client_secret"]
+
+
+def journal_text(client) -> str:
+    return json.dumps(client.get("/__mock/requests").get_json())
+
+
+@pytest.mark.parametrize("headers", HEADER_PLACEMENTS, ids=lambda h: next(iter(h)))
+def test_credential_headers_are_masked_in_the_journal(headers):
+    client = create_app().test_client()
+    client.get("/sprinthub/crmopportunity", headers={**SPRINTHUB_AUTH, **headers})
+    client.get("/close/api/v1/opportunity/", headers=headers)
+    text = journal_text(client)
+    assert SECRET not in text and "***" in text
+    assert base64.b64encode(f"{SECRET}:".encode()).decode() not in text
+
+
+@pytest.mark.parametrize("name", QUERY_NAMES)
+def test_credentials_in_the_query_are_masked_in_the_journal(name):
+    client = create_app().test_client()
+    client.get(f"/close/api/v1/opportunity/?{name}={SECRET}&_limit=1", headers=CLOSE_AUTH)
+    client.get(f"/nexudus/api/crm/crmboardcolumns?{name}={SECRET}", headers=NEXUDUS_AUTH)
+    text = journal_text(client)
+    assert SECRET not in text and f"{name}=%2A%2A%2A" in text and "_limit=1" in text
+
+
+def test_credentials_in_json_and_form_bodies_are_masked_in_the_journal():
+    client = create_app().test_client()
+    client.post("/close/api/v1/opportunity/", json={"note": "kept", "custom": {"client_secret": SECRET},
+                                                     "password": SECRET}, headers=CLOSE_AUTH)
+    client.post("/nexudus/api/token", data={"grant_type": "password", "username": "ann@example.com",
+                                            "password": SECRET})
+    text = journal_text(client)
+    assert SECRET not in text
+    bodies = [e["body"] for e in client.get("/__mock/requests").get_json()["requests"]]
+    assert bodies[0]["note"] == "kept" and bodies[0]["password"] == "***"
+    assert bodies[1]["username"] == "ann@example.com" and bodies[1]["password"] == "***"
+
+
+def test_the_journal_over_a_real_socket_never_shows_the_credential():
+    with served(create_app("sprinthub")) as url:
+        request = urllib.request.Request(f"{url}/crmopportunity?id=1&i=acme&apitoken={SECRET}", method="POST",
+                                         data=b'{"title": "x", "lead_id": 8473}',
+                                         headers={"Authorization": f"Bearer {SECRET}", "apitoken": SECRET,
+                                                  "Content-Type": "application/json"})
+        with urllib.request.urlopen(request, timeout=10) as response:
+            assert response.status == 200
+        with urllib.request.urlopen(f"{url}/__mock/requests", timeout=10) as response:
+            assert SECRET not in response.read().decode()
+
+
+# -- the admin key --------------------------------------------------------------------------------------
+KEYS = {"close": [{"credentials": {"ApiKeyAuth": "api_alice:"}, "user": {"name": "Alice"}}]}
+
+
+def admin(key: str) -> dict:
+    return {"X-Crm-Mock-Admin-Key": key}
+
+
+@pytest.mark.parametrize("path, method", [("/__mock/requests", "GET"), ("/__mock/records", "GET"),
+                                          ("/__mock/records/close.opportunities", "GET"), ("/__mock/reset", "POST")])
+def test_with_keys_the_control_api_needs_the_admin_key(path, method):
+    client = create_app("close", keys=KEYS, admin_key="adm1n").test_client()
+    assert client.open(path, method=method).status_code == 401
+    assert client.open(path, method=method, headers=admin("wrong")).status_code == 401
+    assert client.open(path, method=method, headers=admin("adm1n")).status_code == 200
+    assert client.get("/__mock/health").status_code == 200  # probes stay open
+
+
+def test_keys_without_an_admin_key_lock_the_control_api_and_say_how_to_open_it():
+    client = create_app("close", keys=KEYS).test_client()
+    refused = client.post("/__mock/reset")
+    assert refused.status_code == 401 and "--admin-key" in refused.get_json()["error"]
+
+
+def test_zero_config_keeps_the_control_api_open():
+    assert create_app("close").test_client().get("/__mock/requests").status_code == 200
+
+
+def test_the_admin_key_over_a_real_socket():
+    with served(create_app("close", admin_key="adm1n")) as url:
+        with pytest.raises(urllib.error.HTTPError) as refused:
+            urllib.request.urlopen(urllib.request.Request(f"{url}/__mock/reset", method="POST"), timeout=10)
+        assert refused.value.code == 401
+        request = urllib.request.Request(f"{url}/__mock/reset", method="POST", headers=admin("adm1n"))
+        with urllib.request.urlopen(request, timeout=10) as response:
+            assert response.status == 200
+
+
+# -- issued tokens ------------------------------------------------------------------------------------------
+def issue(client) -> dict:
+    response = client.post("/api/token", data={"grant_type": "password", "username": "a@b.c", "password": "pw"})
+    assert response.status_code == 200
+    return response.get_json()
+
+
+def test_issued_tokens_are_unpredictable_and_die_with_a_reset():
+    one, two = create_app("nexudus").test_client(), create_app("nexudus").test_client()
+    first = issue(one)
+    assert first["access_token"] != issue(two)["access_token"]  # same seed, different tokens
+    columns = "/api/crm/crmboardcolumns"
+    assert one.get(columns, headers={"Authorization": f"Bearer {first['access_token']}"}).status_code == 200
+    one.post("/__mock/reset")
+    assert issue(one)["access_token"] != first["access_token"]
+
+
+def test_reproducible_tokens_when_asked_for():
+    tokens = [issue(create_app("nexudus", reproducible_tokens=True, seed=7).test_client())["access_token"]
+              for _ in range(2)]
+    assert tokens[0] == tokens[1]
+
+
+# -- keys files that say what is wrong --------------------------------------------------------------------
+@pytest.mark.parametrize("content, named", [
+    ("hubspot:\n  - credentials: {ApiKeyAuth: 'x:'}\n", "unknown vendor 'hubspot'"),
+    ("close:\n  - credentials: {ApiKey: 'x:'}\n", "unknown security scheme 'ApiKey'"),
+    ("close:\n  - credentials: {ApiKeyAuth: 'x:'}\n    role: [Admin]\n", "unknown field 'role'"),
+    ("close: {credentials: x}\n", "map vendor names to lists"),
+])
+def test_a_keys_file_with_a_typo_is_refused_at_start_naming_the_entry(tmp_path, content, named):
+    keys = tmp_path / "keys.yaml"
+    keys.write_text(content)
+    result = CliRunner().invoke(main, ["serve", "--keys", str(keys), "--port", "1"])
+    assert result.exit_code == 2 and named in result.output, result.output
+    with pytest.raises(ValueError, match=named.split("'")[0]):
+        create_app("close", keys=str(keys))
