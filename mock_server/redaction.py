@@ -16,8 +16,11 @@ SECRET_WORDS = ("password", "passwd", "secret", "token", "api_key", "apikey", "a
 
 
 class Redactor:
+    CACHE_SIZE = 4096  # distinct names remembered; a flood of random header names cannot grow it
+
     def __init__(self, names: Iterable[str] = ()) -> None:
         self.names = frozenset(_normal(n) for n in names)
+        self._verdicts: dict[str, bool] = {}  # name → sensitive? (the same few names every request)
 
     @classmethod
     def for_schemes(cls, schemes: Mapping[str, dict]) -> Redactor:
@@ -25,13 +28,18 @@ class Redactor:
         return cls(s["name"] for s in schemes.values() if s.get("type") == "apiKey" and s.get("name"))
 
     def sensitive(self, name: str) -> bool:
-        normal = _normal(name)
-        return normal in self.names or any(word in normal for word in SECRET_WORDS)
+        verdict = self._verdicts.get(name)
+        if verdict is None:
+            normal = _normal(name)
+            verdict = normal in self.names or any(word in normal for word in SECRET_WORDS)
+            if len(self._verdicts) < self.CACHE_SIZE:
+                self._verdicts[name] = verdict
+        return verdict
 
     def headers(self, headers) -> dict[str, str]:
         out = {}
         for name, value in headers.items():
-            if self.sensitive(name):
+            if self.sensitive(name):  # cached per name: the same few names come every request
                 scheme = value.split(" ", 1)[0] if " " in value else ""
                 value = f"{scheme} {MASK}" if scheme else MASK  # "Bearer ***" still says which scheme
             out[name] = value

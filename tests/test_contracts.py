@@ -3,6 +3,7 @@ from __future__ import annotations
 
 import base64
 import json
+import time
 import urllib.request
 import xml.etree.ElementTree as ET
 from types import SimpleNamespace
@@ -26,6 +27,7 @@ from tests.drifted_app import (
     create_drifted_app,
     create_forgetful_close,
 )
+from tests.test_served_over_http import free_port
 
 # `make test`'s share of `make contract`: every vendor, every phase, a small budget, a fixed seed.
 SMALL_BUDGET = Options(max_examples=10, seed=20240601, stateful=True)
@@ -254,3 +256,12 @@ def test_the_harness_transport_is_used():
     assert schema.transport is transport
     operation = next(iter(schema.get_all_operations())).ok()
     assert operation.schema.transport is transport
+
+
+def test_an_unreachable_target_is_a_usage_error_within_seconds():
+    port = free_port()  # nothing listens there
+    started = time.monotonic()
+    outcome = CliRunner().invoke(main, ["contract", "close", "--target", f"http://127.0.0.1:{port}/api/v1"],
+                                 env={"CLOSE_API_KEY": "k"})
+    assert outcome.exit_code == 2 and time.monotonic() - started < 10
+    assert f"cannot reach http://127.0.0.1:{port}/api/v1" in outcome.output and "ConnectionError" in outcome.output

@@ -98,3 +98,10 @@ def test_sprinthub_opportunities_embed_the_lead_and_company_of_the_same_output()
         company = leads[opp["lead_id"]]["company"]
         assert opp["dataCompany"] == (companies[company] if company else None)
         assert "funnel_id" not in opp  # bookkeeping stays out of fixtures
+
+
+def test_asking_for_more_of_a_fixed_kind_than_exists_says_so_and_fails():
+    result = CliRunner().invoke(main, ["fixtures", "sprinthub", "lead", "--count", "100"])  # click 8.2: stdout and stderr apart
+    assert result.exit_code == 1
+    assert len(json.loads(result.stdout)) == 15  # all there are
+    assert "has 15 lead record(s), fewer than the 100 asked for" in result.stderr

@@ -71,3 +71,20 @@ def test_the_official_close_client_backs_off_and_succeeds():
     finally:
         process.terminate()
         process.wait(timeout=10)
+
+
+def test_a_reset_starts_every_window_afresh():
+    client = create_app("close", rate_limit="1/m").test_client()
+    assert client.get("/api/v1/status/opportunity/", headers=basic("alice")).status_code == 200
+    assert client.get("/api/v1/status/opportunity/", headers=basic("alice")).status_code == 429
+    client.post("/__mock/reset")
+    assert client.get("/api/v1/status/opportunity/", headers=basic("alice")).status_code == 200
+
+
+def test_a_flood_of_random_credentials_keeps_the_limiter_bounded():
+    now = [0.0]
+    limiter = RateLimiter("5/s", clock=lambda: now[0])
+    for n in range(3 * RateLimiter.MAX_KEYS):
+        limiter.check(f"key-{n}")
+        now[0] += 0.0001  # all inside one window: nothing expires by itself
+    assert len(limiter._windows) <= RateLimiter.MAX_KEYS

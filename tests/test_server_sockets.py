@@ -92,3 +92,11 @@ def test_a_busy_port_is_one_line_and_exit_status_2():
                                 capture_output=True, text=True, timeout=30)
     assert result.returncode == 2
     assert f"port {port}" in result.stderr and "Traceback" not in result.stderr
+
+
+@pytest.mark.parametrize("size", [9_000, 60_000])
+def test_oversized_headers_are_a_431_in_the_vendors_shape(close_port, size):
+    raw = (b"GET /api/v1/status/opportunity/ HTTP/1.1\r\nHost: x\r\nConnection: close\r\n" + AUTH
+           + b"X-Big: " + b"a" * size + b"\r\n\r\n")
+    status, body = exchange(close_port, raw)
+    assert status == 431 and set(body) == {"error"} and "8 KiB" in body["error"]

@@ -141,9 +141,12 @@ def test_create_operations_link_to_their_followers(vendor):
             assert link["operationId"] in spec.by_id
 
 
-def test_specs_command_lists_every_operation():
+def test_specs_command_lists_every_operation_and_path_whole():
     result = CliRunner().invoke(main, ["specs"])
     assert result.exit_code == 0, result.output
+    assert "…" not in result.output  # nothing cut short
     for vendor in VENDORS:
-        for op in load_spec(vendor).operations:
+        spec = load_spec(vendor)
+        for op in spec.operations:
             assert op.operation_id in result.output
+            assert f"/{vendor}{spec.base_path}{op.path}" in result.output

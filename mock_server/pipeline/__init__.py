@@ -1,6 +1,6 @@
 """The request pipeline: named stages, each one job, composed by `runner.Pipeline`.
 
-    route → authenticate → throttle → validate → handle        (request stages)
+    limits → route → authenticate → throttle → validate → handle   (request stages)
     envelope → self_check → journal                            (response stages)
 
 To add a stage, subclass `Stage` and place it with `insert_stage`, then hand the list to

@@ -1,6 +1,6 @@
 """The runner: one vendor's stages, composed in one place and run in order for each request.
 
-    request stages:  route → authenticate → throttle → validate → handle
+    request stages:  limits → route → authenticate → throttle → validate → handle
     response stages: envelope → self_check → journal
 
 A `Mount` is one vendor served under a path prefix; its `Pipeline` is built once at start-up
@@ -22,6 +22,7 @@ from mock_server.pipeline.envelope import Envelope
 from mock_server.pipeline.exchange import Exchange, Reply
 from mock_server.pipeline.handle import Handle
 from mock_server.pipeline.journal import Journal, Record
+from mock_server.pipeline.limits import Limits
 from mock_server.pipeline.route import Route
 from mock_server.pipeline.self_check import SelfCheck
 from mock_server.pipeline.stage import Stage
@@ -35,7 +36,7 @@ if TYPE_CHECKING:  # vendors import the pipeline's Call and Reply
 
 log = logging.getLogger("crm_mock")
 
-DEFAULT_REQUEST_STAGES: tuple[type[Stage], ...] = (Route, Authenticate, Throttle, Validate, Handle)
+DEFAULT_REQUEST_STAGES: tuple[type[Stage], ...] = (Limits, Route, Authenticate, Throttle, Validate, Handle)
 DEFAULT_RESPONSE_STAGES: tuple[type[Stage], ...] = (Envelope, SelfCheck, Record)
 
 

@@ -150,7 +150,7 @@ def read_body(request, op: Operation) -> bytes | MockError:
     except Exception as error:  # noqa: BLE001 - servers raise their own parse errors here (gunicorn's)
         return MockError(400, "malformed", f"The request body could not be read ({type(error).__name__}).")
     limit = request.max_content_length
-    if request.content_length is None and limit is not None and len(data) >= limit:
+    if limit is not None and len(data) >= limit and request.content_length is None:
         return too_large(request)  # werkzeug stops a chunked body at the limit without a word
     return data
 

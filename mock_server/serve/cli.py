@@ -105,7 +105,7 @@ def specs(vendor):
     """List the vendors and operations the mock serves."""
     table = Table(title="crm-mock: operations served (from specs/*.yaml)")
     for column in ("vendor", "method", "path (served at)", "operationId", "auth", "statuses"):
-        table.add_column(column, overflow="fold")  # wrap, never cut a path or an operationId short
+        table.add_column(column, overflow="fold")  # in a narrow terminal wrap, never cut short
     for name in VENDORS if vendor == "all" else [vendor]:
         spec = load_spec(name)
         for op in spec.operations:
@@ -115,8 +115,8 @@ def specs(vendor):
             table.add_row(name, op.method, f"/{name}{spec.base_path}{op.path}", op.operation_id, auth,
                           " ".join(sorted(op.statuses)))
     console = Console()
-    if not console.is_terminal:  # piped or captured: do not squeeze the table into 80 columns
-        console = Console(width=160)
+    if not console.is_terminal:  # piped or captured: as wide as the longest row, so nothing wraps
+        console = Console(width=240)
     console.print(table)
 
 

@@ -111,6 +111,9 @@ def _run_gunicorn(host: str, port: int, workers: int, threads: int, settings: Se
                 "bind": f"{host}:{port}", "workers": workers, "threads": threads,
                 "worker_class": "gthread" if threads > 1 else "sync",
                 "accesslog": None, "errorlog": "-", "loglevel": "warning", "keepalive": 5,
+                # Above the app's own 8 KiB limit (pipeline/limits.py), which answers in the vendor's
+                # shape; gunicorn's own refusal is a bare page.
+                "limit_request_field_size": 64 * 1024,
             }.items():
                 self.cfg.set(key, value)
 

@@ -2,7 +2,6 @@
 from __future__ import annotations
 
 import threading
-from contextlib import contextmanager
 
 from mock_server import jsonio
 from mock_server.store.base import Query, Store, matches
@@ -18,21 +17,9 @@ class MemoryStore(Store):
         self._depth = 0  # nesting of transaction() in the thread holding the lock
         self._undo: list[tuple[str, object, dict | None]] = []  # (collection, key, record before)
 
-    @contextmanager
-    def transaction(self):
+    def transaction(self) -> _Transaction:
         """All or nothing, as SQLite's: an exception inside undoes every write made inside."""
-        with self._lock:
-            self._depth += 1
-            mark = len(self._undo)
-            try:
-                yield self
-            except BaseException:
-                self._roll_back(mark)
-                raise
-            finally:
-                self._depth -= 1
-                if self._depth == 0:
-                    self._undo.clear()
+        return _Transaction(self)
 
     def _roll_back(self, mark: int) -> None:
         while len(self._undo) > mark:
@@ -117,3 +104,30 @@ class MemoryStore(Store):
     def collections(self):
         with self._lock:
             return {name: len(rows) for name, rows in self._data.items() if rows}  # as SQLite: no empty ones
+
+
+class _Transaction:
+    """A plain context manager (not @contextmanager: this runs on every write request)."""
+
+    __slots__ = ("mark", "store")
+
+    def __init__(self, store: MemoryStore) -> None:
+        self.store = store
+
+    def __enter__(self) -> MemoryStore:
+        store = self.store
+        store._lock.acquire()
+        store._depth += 1
+        self.mark = len(store._undo)
+        return store
+
+    def __exit__(self, kind, error, traceback) -> None:
+        store = self.store
+        try:
+            if kind is not None:
+                store._roll_back(self.mark)
+        finally:
+            store._depth -= 1
+            if store._depth == 0:
+                store._undo.clear()
+            store._lock.release()

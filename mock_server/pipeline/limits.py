@@ -1,0 +1,25 @@
+"""limits: request headers past 8 KiB in all are refused with a 431 in the vendor's shape.
+
+Servers have limits of their own (gunicorn 8 KiB a field, bjoern about 80 KiB) but answer them with
+a bare page; the limit here is lower, so a client meets the vendor's body instead. The body's limit
+(1 MiB, a 413) is enforced where the body is read (validate).
+"""
+from __future__ import annotations
+
+from mock_server.pipeline.exchange import Exchange
+from mock_server.pipeline.stage import Outcome, Stage
+from mock_server.problems import MockError
+
+MAX_HEADER_BYTES = 8 * 1024
+
+
+class Limits(Stage):
+    name = "limits"
+
+    def __call__(self, exchange: Exchange) -> Outcome:
+        environ = exchange.request.environ
+        size = sum(len(key) + len(value) for key, value in environ.items() if key[:5] == "HTTP_")
+        if size > MAX_HEADER_BYTES:
+            return MockError(431, "headers_too_large",
+                             f"The request headers are larger than {MAX_HEADER_BYTES // 1024} KiB in all.")
+        return None
