@@ -29,12 +29,11 @@ def main():
               help="One vendor served at the root, or all behind /close, /nexudus, /sprinthub.")
 @click.option("--store", default="memory", show_default=True, help="memory, or sqlite:PATH (shared by workers).")
 @click.option("--workers", default=1, show_default=True, type=click.IntRange(1, 64),
-              help="Worker processes (gunicorn). More than 1 shares state through SQLite.")
-@click.option("--threads", default=4, show_default=True, type=click.IntRange(1, 64),
-              help="Threads per gunicorn worker (bjoern is single-threaded, event-driven).")
+              help="Worker processes. More than 1 shares state through SQLite; a dead worker is replaced.")
 @click.option("--server", "server_kind", default="auto", show_default=True,
               type=click.Choice(["auto", "bjoern", "gunicorn"]),
-              help="auto: bjoern when installed (about twice gunicorn's throughput), else gunicorn.")
+              help="auto: bjoern when installed (about twice gunicorn's throughput), else gunicorn with "
+                   "gevent workers (slow clients, pipelining and oversized requests all answered; see README).")
 @click.option("--keys", type=click.Path(exists=True, dir_okay=False), envvar="CRM_MOCK_KEYS",
               help="YAML of accepted credentials, users and roles (default: accept any well-formed one).")
 @click.option("--seed", default=0, show_default=True, type=int, help="Seed for IDs and generated data.")
@@ -48,7 +47,7 @@ def main():
                    "/__mock/health, whenever this or --keys is given.")
 @click.option("--reproducible-tokens", is_flag=True,
               help="Mint issued tokens (Nexudus /api/token) from --seed instead of at random.")
-def serve(host, port, vendor, store, workers, threads, server_kind, keys, seed, seed_data, strict, rate_limit,
+def serve(host, port, vendor, store, workers, server_kind, keys, seed, seed_data, strict, rate_limit,
           admin_key, reproducible_tokens):
     """Start the mock server."""
     from mock_server.rates import parse_rate
@@ -81,7 +80,7 @@ def serve(host, port, vendor, store, workers, threads, server_kind, keys, seed, 
         click.echo(f"  {name:<10} http://{host}:{port}{prefix}{load_spec(name).base_path}/", err=True)
     click.echo(f"  {'control':<10} http://{host}:{port}/__mock/health", err=True)
     try:
-        run(host=host, port=port, workers=workers, threads=threads, settings=settings, server=server_kind)
+        run(host=host, port=port, workers=workers, settings=settings, server=server_kind)
     finally:
         if scratch:
             shutil.rmtree(scratch, ignore_errors=True)

@@ -7,11 +7,14 @@ pre-fork; either way they share state through the SQLite store.
 """
 from __future__ import annotations
 
+import collections
+import contextlib
 import gc
 import os
 import signal
 import socket
 import sys
+import time
 
 from mock_server.serve.app import create_app
 from mock_server.settings import Settings
@@ -59,14 +62,14 @@ class FreezingGC:
         return self.app(environ, start_response)
 
 
-def run(host: str, port: int, workers: int, threads: int, settings: Settings, server: str = "auto") -> None:
+def run(host: str, port: int, workers: int, settings: Settings, server: str = "auto") -> None:
     if server == "auto":
         server = "bjoern" if bjoern_available() else "gunicorn"
     print(f"crm-mock: {server}, {workers} worker(s), http://{host}:{port}/ (Ctrl-C stops)", file=sys.stderr, flush=True)
     if server == "bjoern":
         _run_bjoern(host, port, workers, settings)
     else:
-        _run_gunicorn(host, port, workers, threads, settings)
+        _run_gunicorn(host, port, workers, settings)
 
 
 def _run_bjoern(host: str, port: int, workers: int, settings: Settings) -> None:
@@ -76,40 +79,69 @@ def _run_bjoern(host: str, port: int, workers: int, settings: Settings) -> None:
         bjoern.run(FreezingGC(create_app(settings)), host, port)
         return
     create_app(settings, reset_on_start=True)  # seed once, before forking
-    children = []
-    for _ in range(workers):
+
+    def start_worker() -> int:
         pid = os.fork()
         if pid == 0:
+            for name in (signal.SIGTERM, signal.SIGINT):  # not the supervisor's handlers
+                signal.signal(name, signal.SIG_DFL)
             app = FreezingGC(create_app(settings, reset_on_start=False))
             bjoern.listen(app, host, port, reuse_port=True)
             bjoern.run()
             os._exit(0)
-        children.append(pid)
+        return pid
 
-    def stop(signum, _frame):
+    supervise(start_worker, workers)
+
+
+def supervise(start_worker, workers: int, give_up_after: int = 5, within: float = 10.0) -> None:
+    """Keep `workers` processes running: a worker that dies is replaced (with a message); when they
+    keep dying (`give_up_after` deaths `within` seconds) the server stops with exit status 1."""
+    children = {start_worker(): n for n in range(workers)}
+    stopping = False
+    deaths: collections.deque[float] = collections.deque(maxlen=give_up_after)
+
+    def stop(signum, _frame) -> None:
+        nonlocal stopping
+        stopping = True
         for child in children:
-            try:
+            with contextlib.suppress(ProcessLookupError):
                 os.kill(child, signal.SIGTERM)
-            except ProcessLookupError:
-                pass
 
     signal.signal(signal.SIGTERM, stop)
     signal.signal(signal.SIGINT, stop)
-    for child in children:
+    while children:
         try:
-            os.waitpid(child, 0)
+            pid, status = os.wait()
         except ChildProcessError:
-            pass
+            break
+        number = children.pop(pid, None)
+        if stopping or number is None:
+            continue
+        print(f"crm-mock: worker {number} (pid {pid}) ended with status {os.waitstatus_to_exitcode(status)}; "
+              "starting another", file=sys.stderr, flush=True)
+        deaths.append(time.monotonic())
+        if len(deaths) == give_up_after and deaths[-1] - deaths[0] < within:
+            print(f"crm-mock: {give_up_after} workers ended within {within:.0f} s; the server cannot serve, "
+                  "stopping", file=sys.stderr, flush=True)
+            stop(signal.SIGTERM, None)
+            for child in list(children):
+                with contextlib.suppress(ChildProcessError):
+                    os.waitpid(child, 0)
+            sys.exit(1)
+        children[start_worker()] = number
 
 
-def _run_gunicorn(host: str, port: int, workers: int, threads: int, settings: Settings) -> None:
+def _run_gunicorn(host: str, port: int, workers: int, settings: Settings) -> None:
     from gunicorn.app.base import BaseApplication
 
     class Gunicorn(BaseApplication):
         def load_config(self):
             for key, value in {
-                "bind": f"{host}:{port}", "workers": workers, "threads": threads,
-                "worker_class": "gthread" if threads > 1 else "sync",
+                "bind": f"{host}:{port}", "workers": workers,
+                # gevent: a slow or stalled client holds a greenlet, not a thread, so it never stops
+                # others being served (with threads, four half-sent requests blocked everyone).
+                "worker_class": "gevent", "worker_connections": 1000,
                 "accesslog": None, "errorlog": "-", "loglevel": "warning", "keepalive": 5,
                 # Above the app's own 8 KiB limit (pipeline/limits.py), which answers in the vendor's
                 # shape; gunicorn's own refusal is a bare page.
