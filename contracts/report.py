@@ -35,6 +35,10 @@ def _notes(result: VendorResult) -> list[str]:
         notes += [f"not deleted: {item}" for item in c.failed + c.left_behind]
     if result.throttled:
         notes.append(f"waited out {result.throttled} throttling answer(s)")
+    if any(f.check == "ignored_auth" for _, f in result.failures):
+        notes.append("ignored_auth: the target answered requests sent with wrong or no credentials. A zero-config "
+                     "`crm-mock serve` accepts any credential: start it with --keys listing only the credential "
+                     "the harness sends (README, Contract checks), and this check means something.")
     return notes
 
 

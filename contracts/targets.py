@@ -6,6 +6,7 @@ only, never the command line (they would end up in shell history and CI logs).
 """
 from __future__ import annotations
 
+import ipaddress
 import logging
 import os
 from collections.abc import Mapping
@@ -75,6 +76,16 @@ class Target:
 
 
 # -- building targets -------------------------------------------------------------------------------
+LOOPBACK_RATE = "1000/s"
+
+
+def is_loopback(host: str | None) -> bool:
+    try:
+        return host == "localhost" or ipaddress.ip_address(host or "").is_loopback
+    except ValueError:
+        return False
+
+
 def resolve(vendor: str, target: str, *, env: Mapping[str, str] = os.environ, seed: int = 0,
             rate: str | None = None, all_vendors: bool = False) -> Target:
     """`mock`, or a live URL. With `all`, the URL is a `crm-mock serve` root (vendors under /<vendor>)."""
@@ -88,7 +99,9 @@ def resolve(vendor: str, target: str, *, env: Mapping[str, str] = os.environ, se
     url = target.rstrip("/")
     if all_vendors:
         url += f"/{vendor}{load_spec(vendor).base_path}"
-    rate = rate or VENDOR_CLASSES[vendor].LIVE.rate
+    # The vendor's published limits protect the vendor; a server on this machine (crm-mock serve,
+    # a recording proxy) has none, and pacing it like the vendor made a local run take minutes.
+    rate = rate or (LOOPBACK_RATE if is_loopback(parsed.hostname) else VENDOR_CLASSES[vendor].LIVE.rate)
     try:
         parse_rate(rate)  # a malformed --rate fails here, before any request
     except ValueError:

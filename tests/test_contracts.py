@@ -3,6 +3,9 @@ from __future__ import annotations
 
 import base64
 import json
+import os
+import subprocess
+import sys
 import time
 import urllib.request
 import xml.etree.ElementTree as ET
@@ -27,7 +30,7 @@ from tests.drifted_app import (
     create_drifted_app,
     create_forgetful_close,
 )
-from tests.test_served_over_http import free_port
+from tests.test_served_over_http import free_port, start
 
 # `make test`'s share of `make contract`: every vendor, every phase, a small budget, a fixed seed.
 SMALL_BUDGET = Options(max_examples=10, seed=20240601, stateful=True)
@@ -265,3 +268,30 @@ def test_an_unreachable_target_is_a_usage_error_within_seconds():
                                  env={"CLOSE_API_KEY": "k"})
     assert outcome.exit_code == 2 and time.monotonic() - started < 10
     assert f"cannot reach http://127.0.0.1:{port}/api/v1" in outcome.output and "ConnectionError" in outcome.output
+
+
+def test_the_readme_recipe_against_a_running_server_passes_in_seconds(tmp_path):
+    """`crm-mock serve --keys` + `crm-mock contract --target URL`, both as a user runs them."""
+    keys = tmp_path / "keys.yaml"
+    keys.write_text('close:\n  - credentials: {ApiKeyAuth: "api_ci:"}\n')
+    process, port = start("--keys", str(keys), "--admin-key", "ci-admin")
+    try:
+        started = time.monotonic()
+        outcome = subprocess.run(
+            [sys.executable, "-m", "mock_server", "contract", "close", "--target",
+             f"http://127.0.0.1:{port}/close/api/v1", "--max-examples", "5", "--seed", "1"],
+            capture_output=True, text=True, env={**os.environ, "CLOSE_API_KEY": "api_ci"}, timeout=300)
+        assert outcome.returncode == 0, outcome.stdout[-2000:]
+        assert time.monotonic() - started < 60  # loopback: not paced like the vendor
+    finally:
+        process.terminate()
+        process.wait(timeout=10)
+
+
+def test_a_target_that_accepts_any_credential_is_named_as_the_cause():
+    with served(create_app("close")) as url:  # zero config: any credential is accepted
+        (result,) = contracts.run(["close"], f"{url}/api/v1",
+                                  Options(max_examples=2, seed=1, operations=("listOpportunityStatuses",)),
+                                  env={"CLOSE_API_KEY": "whatever"})
+    assert any(f.check == "ignored_auth" for _, f in result.failures)
+    assert any("start it with --keys" in note for note in report._notes(result))
