@@ -131,8 +131,9 @@ def start(name: str, argv: list[str], probe_url: str, headers: dict, base: str) 
 def start_crm_mock(name: str, vendor: str, workers: int, seed_data: int) -> Server:
     """`crm-mock serve` as a user runs it; more than one worker shares a SQLite store."""
     port = free_port()
+    # bjoern: the fastest server crm-mock offers (the default, gunicorn + gevent, is about half as fast).
     argv = [sys.executable, "-m", "mock_server", "serve", "--vendor", vendor, "--port", str(port),
-            "--workers", str(workers), "--seed-data", str(seed_data)]
+            "--workers", str(workers), "--seed-data", str(seed_data), "--server", "bjoern"]
     if workers > 1:
         argv += ["--store", f"sqlite:{tempfile.mkdtemp(prefix='crm-mock-bench-')}/store.db"]
     base, probe, headers = vendor_paths("crm-mock", vendor, port)
@@ -258,9 +259,10 @@ def render(rows: list[dict], startup: dict, rss: dict, args, started: str, fuzz:
         f"Run {started} on this machine ({v['cpus']} cores) by `make bench` "
         f"(`python bench/run.py --seconds {args.seconds} --rounds {args.rounds} --connections {args.connections}`).",
         "",
-        f"- **crm-mock**: `crm-mock serve --vendor close` — one process, in-memory store "
-        f"(bjoern when installed, as here; Python {v['python']}).",
-        f"- **crm-mock -w2**: `crm-mock serve --vendor close --workers {args.workers}` — {args.workers} processes "
+        f"- **crm-mock**: `crm-mock serve --vendor close --server bjoern` — one process, in-memory store "
+        f"(bjoern, crm-mock's fastest server; the default, gunicorn + gevent, is about half as fast; "
+        f"Python {v['python']}).",
+        f"- **crm-mock -w2**: the same with `--workers {args.workers}` — {args.workers} processes "
         "sharing a SQLite store (every write is a SQLite transaction).",
         f"- **Prism**: `prism mock specs/close.yaml` — Prism {v['prism']} on Node {v['node']}, answering from examples, "
         "storing nothing.",

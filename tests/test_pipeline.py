@@ -35,11 +35,11 @@ def names(app) -> list[str]:
 
 
 def test_stages_run_in_the_documented_order_and_switched_off_features_cost_nothing():
-    assert names(create_app("close")) == ["limits", "route", "authenticate", "validate", "handle",
-                                          "envelope", "journal"]
+    assert names(create_app("close")) == ["limits", "route", "authenticate", "validate", "override", "handle",
+                                          "envelope", "override_after", "journal"]
     both = create_app("close", rate_limit="5/s", strict=True)
-    assert names(both) == ["limits", "route", "authenticate", "throttle", "validate", "handle",
-                           "envelope", "self_check", "journal"]
+    assert names(both) == ["limits", "route", "authenticate", "throttle", "validate", "override", "handle",
+                           "envelope", "self_check", "override_after", "journal"]
 
 
 class Maintenance(Stage):
@@ -56,7 +56,7 @@ class Maintenance(Stage):
 def test_an_inserted_stage_refuses_in_the_vendors_shape_and_nothing_is_stored():
     stages = insert_stage(DEFAULT_REQUEST_STAGES, Maintenance, before="handle")
     app = create_app("close", request_stages=stages)
-    assert names(app)[:6] == ["limits", "route", "authenticate", "validate", "maintenance", "handle"]
+    assert names(app)[:7] == ["limits", "route", "authenticate", "validate", "override", "maintenance", "handle"]
     with served(app) as url:
         before = call("GET", f"{url}/__mock/records")[1]
         status, body = call("POST", f"{url}/api/v1/opportunity/", {"value": 500},
@@ -70,5 +70,5 @@ def test_an_inserted_stage_refuses_in_the_vendors_shape_and_nothing_is_stored():
 
 
 def test_insert_stage_names_the_stages_when_the_anchor_is_unknown():
-    with pytest.raises(ValueError, match="limits, route, authenticate, throttle, validate, handle"):
+    with pytest.raises(ValueError, match="limits, route, authenticate, throttle, validate, override, handle"):
         insert_stage(DEFAULT_REQUEST_STAGES, Maintenance, after="overrides")

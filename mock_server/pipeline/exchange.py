@@ -2,6 +2,7 @@
 the `Reply` it gives. Stages read and fill an exchange; nothing else is shared between them."""
 from __future__ import annotations
 
+import time
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -38,6 +39,7 @@ class Exchange:
     """One request on its way through the stages, and everything they learned about it."""
 
     request: Request
+    started: float = field(default_factory=time.perf_counter)
     op: Operation | None = None  # set by route
     path_params: dict[str, str] = field(default_factory=dict)  # raw, from the URL (route)
     principal: Principal | None = None  # set by authenticate
@@ -46,3 +48,5 @@ class Exchange:
     problems: list[Problem] = field(default_factory=list)  # why it was refused, for the journal
     error: MockError | None = None  # a refusal, rendered by the envelope stage
     reply: Reply | None = None  # the answer (handle, or envelope for a refusal)
+    override: Any = None  # the override that answered (override stage), for the journal
+    fault: Any = None  # how the answer is delivered, if not plainly (an override's `fault`)

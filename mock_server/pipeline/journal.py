@@ -7,7 +7,9 @@ from __future__ import annotations
 
 import collections
 import threading
+import time
 from datetime import UTC, datetime
+from urllib.parse import parse_qsl
 
 from mock_server import jsonio
 from mock_server.pipeline.exchange import Exchange, Reply
@@ -31,6 +33,10 @@ class Journal:
             items = list(self._entries)
         return items[-limit:] if limit else items
 
+    def view(self, entry: dict) -> dict:
+        """A journal entry as `match` sees a request (steering/matching.py)."""
+        return {**entry, "query": dict(parse_qsl(entry.get("query") or "", keep_blank_values=True))}
+
     def clear(self) -> None:
         with self._lock:
             self._entries.clear()
@@ -52,13 +58,18 @@ class Record(Stage):
         self.mount.journal.record({
             "time": datetime.now(UTC).isoformat(),
             "vendor": self.mount.vendor.name,
+            "operation": op.operation_id if op else None,
             "method": request.method,
             "path": request.path,
+            "relative_path": request.path[len(self.mount.base):] or "/",
+            "template": op.path if op else None,
             "query": redact.query(request.query_string.decode("latin-1")),
             "headers": redact.headers(request.headers),
             "body": redact.body(exchange.body),
             "status": reply.status,
-            "operation": op.operation_id if op else None,
+            "duration_ms": round((time.perf_counter() - exchange.started) * 1000, 3),
+            "override": exchange.override.id if exchange.override else None,
+            "user": exchange.principal.user if exchange.principal else None,
             "message": message_of(reply),
             "problems": [{"field": p.field, "message": p.message} for p in exchange.problems],
         })

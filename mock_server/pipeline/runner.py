@@ -1,7 +1,7 @@
 """The runner: one vendor's stages, composed in one place and run in order for each request.
 
-    request stages:  limits → route → authenticate → throttle → validate → handle
-    response stages: envelope → self_check → journal
+    request stages:  limits → route → authenticate → throttle → validate → override → handle
+    response stages: envelope → self_check → override_after → journal
 
 A `Mount` is one vendor served under a path prefix; its `Pipeline` is built once at start-up
 from stage classes (`DEFAULT_REQUEST_STAGES`, `DEFAULT_RESPONSE_STAGES`, or lists a caller
@@ -10,6 +10,7 @@ passes to `create_app`), so no request pays for reading the spec or choosing sta
 from __future__ import annotations
 
 import logging
+import random
 from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
@@ -23,6 +24,7 @@ from mock_server.pipeline.exchange import Exchange, Reply
 from mock_server.pipeline.handle import Handle
 from mock_server.pipeline.journal import Journal, Record
 from mock_server.pipeline.limits import Limits
+from mock_server.pipeline.override import OverrideAfter, OverrideBefore
 from mock_server.pipeline.route import Route
 from mock_server.pipeline.self_check import SelfCheck
 from mock_server.pipeline.stage import Stage
@@ -30,14 +32,17 @@ from mock_server.pipeline.throttle import Throttle
 from mock_server.pipeline.validate import Validate
 from mock_server.problems import MockError
 from mock_server.settings import Settings
+from mock_server.steering.faults import FaultyResponse, wait
 
 if TYPE_CHECKING:  # vendors import the pipeline's Call and Reply
+    from mock_server.steering.overrides import OverrideBook
     from mock_server.vendors.base import Vendor
 
 log = logging.getLogger("crm_mock")
 
-DEFAULT_REQUEST_STAGES: tuple[type[Stage], ...] = (Limits, Route, Authenticate, Throttle, Validate, Handle)
-DEFAULT_RESPONSE_STAGES: tuple[type[Stage], ...] = (Envelope, SelfCheck, Record)
+DEFAULT_REQUEST_STAGES: tuple[type[Stage], ...] = (Limits, Route, Authenticate, Throttle, Validate, OverrideBefore,
+                                                   Handle)
+DEFAULT_RESPONSE_STAGES: tuple[type[Stage], ...] = (Envelope, SelfCheck, OverrideAfter, Record)
 
 
 def insert_stage(stages: Sequence[type[Stage]], stage: type[Stage], *, before: str | None = None,
@@ -60,6 +65,7 @@ class Mount:
     prefix: str
     settings: Settings
     journal: Journal
+    overrides: OverrideBook | None = None  # shared by every vendor of the app
 
     @property
     def base(self) -> str:
@@ -77,6 +83,7 @@ class Pipeline:
     def __init__(self, mount: Mount, request_stages: Sequence[type[Stage]] = DEFAULT_REQUEST_STAGES,
                  response_stages: Sequence[type[Stage]] = DEFAULT_RESPONSE_STAGES) -> None:
         self.mount = mount
+        self.rng = random.Random(mount.settings.seed)  # fault jitter, reproducible per --seed
         self.request_stages = [s for s in (cls.build(mount) for cls in request_stages) if s is not None]
         self.response_stages = [s for s in (cls.build(mount) for cls in response_stages) if s is not None]
 
@@ -88,7 +95,7 @@ class Pipeline:
     def stage_names(self) -> list[str]:
         return [s.name for s in self.request_stages + self.response_stages]
 
-    def handle(self, request: Request) -> Response:
+    def handle(self, request: Request) -> Response | FaultyResponse:
         exchange = Exchange(request)
         outcome = self._run_request_stages(exchange)
         if isinstance(outcome, MockError):
@@ -101,7 +108,11 @@ class Pipeline:
                 exchange.reply = replaced
         reply = exchange.reply
         assert reply is not None  # a handler's reply, or the envelope's for a refusal
-        return Response(jsonio.dumps(reply.body), reply.status, reply.headers, mimetype="application/json")
+        response = Response(jsonio.dumps(reply.body), reply.status, reply.headers, mimetype="application/json")
+        if exchange.fault is None:
+            return response
+        wait(exchange.fault, self.rng)
+        return FaultyResponse(exchange.fault, response) if exchange.fault.cuts_connection else response
 
     def _run_request_stages(self, exchange: Exchange) -> Reply | MockError:
         try:

@@ -26,6 +26,7 @@ from mock_server.serve.control import control_blueprint
 from mock_server.serve.state import EXTENSION, MockState
 from mock_server.settings import Settings
 from mock_server.spec import load_spec
+from mock_server.steering.overrides import OverrideBook
 from mock_server.store import open_store
 from mock_server.vendors import VENDOR_CLASSES, VENDORS
 
@@ -70,12 +71,13 @@ def _build_state(settings: Settings, request_stages, response_stages) -> MockSta
     settings.keys.check({n: load_spec(n).security_schemes for n in VENDORS})
     vendors = {n: VENDOR_CLASSES[n](load_spec(n), store, settings.seed, settings.keys.for_vendor(n),
                                     settings.reproducible_tokens) for n in names}
+    overrides = OverrideBook(store, {n: set(v.spec.by_id) for n, v in vendors.items()})
     pipelines = [
-        Pipeline(Mount(v, f"/{n}" if settings.vendor == "all" else "", settings, journal),
+        Pipeline(Mount(v, f"/{n}" if settings.vendor == "all" else "", settings, journal, overrides),
                  request_stages, response_stages)
         for n, v in vendors.items()
     ]
-    return MockState(settings, store, journal, vendors, pipelines)
+    return MockState(settings, store, journal, vendors, pipelines, overrides)
 
 
 def _control_error(error: HTTPException):

@@ -32,8 +32,9 @@ def main():
               help="Worker processes. More than 1 shares state through SQLite; a dead worker is replaced.")
 @click.option("--server", "server_kind", default="auto", show_default=True,
               type=click.Choice(["auto", "bjoern", "gunicorn"]),
-              help="auto: bjoern when installed (about twice gunicorn's throughput), else gunicorn with "
-                   "gevent workers (slow clients, pipelining and oversized requests all answered; see README).")
+              help="auto = gunicorn with gevent workers: every socket-level case answered in the vendor's shape, "
+                   "and other clients served while a fault waits. bjoern: about twice the throughput, for load "
+                   "tests (one thread; see README, Known limits).")
 @click.option("--keys", type=click.Path(exists=True, dir_okay=False), envvar="CRM_MOCK_KEYS",
               help="YAML of accepted credentials, users and roles (default: accept any well-formed one).")
 @click.option("--seed", default=0, show_default=True, type=int, help="Seed for IDs and generated data.")

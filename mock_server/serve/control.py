@@ -6,6 +6,8 @@ import hmac
 from flask import Blueprint, current_app, jsonify, request
 
 from mock_server.serve.state import MockState, state_of
+from mock_server.steering.matching import BadMatch, parse_match
+from mock_server.steering.verify import select, verify
 
 control_blueprint = Blueprint("crm_mock_control", __name__, url_prefix="/__mock")
 # A reset reseeds while holding the store: 10,000 opportunities take a few seconds (bench), and the
@@ -52,13 +54,81 @@ def reset():
 
 @control_blueprint.get("/requests")
 def requests_journal():
-    limit = request.args.get("limit", type=int)
-    return jsonify(requests=_state().journal.entries(limit))
+    """The journal, oldest first; filter with vendor, operation, method, path, status, since, limit."""
+    state = _state()
+    args = request.args
+    simple = {k: args[k] for k in ("vendor", "operation", "method", "path") if k in args}
+    return _found(state, {"match": simple, "status": args.get("status", type=int), "since": args.get("since"),
+                          "limit": args.get("limit", type=int)})
+
+
+@control_blueprint.post("/requests/find")
+def requests_find():
+    """The journal entries matching a JSON `match` (body, query, headers subsets too)."""
+    return _found(_state(), request.get_json(silent=True) or {})
+
+
+def _found(state: MockState, query: dict):
+    try:
+        match = parse_match(query.get("match"), state.operations)
+    except BadMatch as error:
+        return jsonify(error=str(error)), 400
+    entries = select(state.journal, match, query.get("status"), query.get("since"))
+    limit = query.get("limit")
+    return jsonify(requests=entries[-limit:] if limit else entries)
+
+
+@control_blueprint.post("/verify")
+def verify_requests():
+    """200 when the journal holds as many matching requests as asked, else 409 with near misses."""
+    state = _state()
+    try:
+        holds, answer = verify(state.journal, request.get_json(silent=True), state.operations)
+    except BadMatch as error:
+        return jsonify(error=str(error)), 400
+    return jsonify(answer), 200 if holds else 409
+
+
+# -- overrides -------------------------------------------------------------------------------------------
+@control_blueprint.post("/overrides")
+def add_override():
+    state = _state()
+    try:
+        record = state.overrides.add(request.get_json(silent=True))
+    except BadMatch as error:
+        return jsonify(error=str(error)), 400
+    return jsonify(_shown(record)), 201
+
+
+@control_blueprint.get("/overrides")
+def list_overrides():
+    return jsonify(overrides=[_shown(r) for r in _state().overrides.listed()])
+
+
+@control_blueprint.delete("/overrides/<override_id>")
+def delete_override(override_id: str):
+    if not _state().overrides.remove(override_id):
+        return jsonify(error=f"no override {override_id!r}"), 404
+    return jsonify(deleted=1)
+
+
+@control_blueprint.delete("/overrides")
+def delete_overrides():
+    return jsonify(deleted=_state().overrides.remove())
+
+
+def _shown(record: dict) -> dict:
+    """An override as listed: a credential it matches on is a secret, so it is masked."""
+    match = record.get("match") or {}
+    if match.get("credential"):
+        record = {**record, "match": {**match, "credential": "***"}}
+    return record
 
 
 @control_blueprint.get("/records")
 def records_overview():
-    return jsonify(collections=_state().store.collections())
+    """Vendor collections and their sizes (the mock's own bookkeeping, `__mock.*`, is not listed)."""
+    return jsonify(collections={k: v for k, v in _state().store.collections().items() if not k.startswith("__")})
 
 
 @control_blueprint.get("/records/<collection>")

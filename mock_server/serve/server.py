@@ -64,7 +64,10 @@ class FreezingGC:
 
 def run(host: str, port: int, workers: int, settings: Settings, server: str = "auto") -> None:
     if server == "auto":
-        server = "bjoern" if bjoern_available() else "gunicorn"
+        # gunicorn with gevent workers answers every socket-level case in the vendor's shape and keeps
+        # serving while a fault waits (latency, timeout); bjoern is about twice as fast but has one
+        # thread and a C parser that answers some requests itself: chosen explicitly, for load tests.
+        server = "gunicorn"
     print(f"crm-mock: {server}, {workers} worker(s), http://{host}:{port}/ (Ctrl-C stops)", file=sys.stderr, flush=True)
     if server == "bjoern":
         _run_bjoern(host, port, workers, settings)
@@ -142,6 +145,7 @@ def _run_gunicorn(host: str, port: int, workers: int, settings: Settings) -> Non
                 # gevent: a slow or stalled client holds a greenlet, not a thread, so it never stops
                 # others being served (with threads, four half-sent requests blocked everyone).
                 "worker_class": "gevent", "worker_connections": 1000,
+                "graceful_timeout": 3,  # a mock has nothing to drain: stop within seconds
                 "accesslog": None, "errorlog": "-", "loglevel": "warning", "keepalive": 5,
                 # Above the app's own 8 KiB limit (pipeline/limits.py), which answers in the vendor's
                 # shape; gunicorn's own refusal is a bare page.

@@ -8,6 +8,7 @@ from flask import Flask
 from mock_server.pipeline import Pipeline
 from mock_server.pipeline.journal import Journal
 from mock_server.settings import Settings
+from mock_server.steering.overrides import OverrideBook
 from mock_server.store import Store
 from mock_server.vendors import Vendor
 
@@ -23,6 +24,7 @@ class MockState:
     journal: Journal
     vendors: dict[str, Vendor]
     pipelines: list[Pipeline]
+    overrides: OverrideBook
 
     def reset(self, count: int | None = None) -> None:
         """Back to the seeded world; `count` overrides --seed-data (0: statuses, users, ... only).
@@ -36,6 +38,11 @@ class MockState:
         self.journal.clear()
         for pipeline in self.pipelines:
             pipeline.reset()  # e.g. rate-limit windows
+
+    @property
+    def operations(self) -> dict[str, set[str]]:
+        """vendor → its operationIds (what a `match` may name)."""
+        return {name: set(v.spec.by_id) for name, v in self.vendors.items()}
 
     @property
     def base_urls(self) -> dict[str, str]:

@@ -1,0 +1,217 @@
+"""Steering `crm-mock serve` from a test, over a real socket with real clients: overrides (vendor
+errors, literal answers, faults, stages, times, priority), and verification with near misses."""
+from __future__ import annotations
+
+import time
+
+import pytest
+import requests
+from closeio_api import API
+
+from tests.test_served_over_http import start
+
+CLOSE = {"Authorization": "Basic YXBpX2tleTo="}  # API key "api_key" as the Basic username
+NEXUDUS = {"Authorization": "Bearer t"}
+SPRINTHUB = {"Authorization": "Bearer t", "apitoken": "a"}
+CREATE = {"value": 500, "value_period": "monthly", "confidence": 75}
+
+
+@pytest.fixture(scope="module")
+def mock():
+    process, port = start()  # all vendors, the default server
+    yield f"http://127.0.0.1:{port}"
+    process.terminate()
+    process.wait(timeout=10)
+
+
+@pytest.fixture(autouse=True)
+def fresh(mock):
+    requests.post(f"{mock}/__mock/reset", timeout=10).raise_for_status()
+
+
+def override(mock, **spec) -> dict:
+    response = requests.post(f"{mock}/__mock/overrides", json=spec, timeout=10)
+    assert response.status_code == 201, response.text
+    return response.json()
+
+
+def count(mock, collection: str) -> int:
+    return requests.get(f"{mock}/__mock/records", timeout=10).json()["collections"].get(collection, 0)
+
+
+def create_close(mock, **kwargs):
+    return requests.post(f"{mock}/close/api/v1/opportunity/", json=CREATE, headers=CLOSE, timeout=10, **kwargs)
+
+
+# -- answers in the vendor's shape --------------------------------------------------------------------------
+@pytest.mark.parametrize("vendor, path, headers, body, status, shape, header", [
+    ("close", "/close/api/v1/opportunity/", CLOSE, CREATE, 429, {"error"}, "RateLimit"),
+    ("nexudus", "/nexudus/api/crm/crmopportunityhistories", NEXUDUS,
+     {"CrmOpportunityId": 1204567, "NewCrmBoardColumnId": 301}, 409, {"Message"}, "Retry-After"),
+    ("sprinthub", "/sprinthub/crmopportunity?id=1&i=acme", SPRINTHUB, {"title": "x", "lead_id": 8473}, 401,
+     {"msg"}, None),
+])
+def test_rate_limited_is_each_vendors_own_throttling_answer(mock, vendor, path, headers, body, status, shape, header):
+    override(mock, match={"vendor": vendor}, respond={"error": "rate_limited", "retry_after": 2}, times=1)
+    first = requests.post(f"{mock}{path}", json=body, headers=headers, timeout=10)
+    assert first.status_code == status and set(first.json()) == shape
+    assert header is None or header in first.headers
+    assert requests.post(f"{mock}{path}", json=body, headers=headers, timeout=10).status_code == 200  # times: 1
+
+
+@pytest.mark.parametrize("status", [500, 502, 503])
+def test_server_errors_in_the_vendors_shape_and_nothing_stored_before_the_vendor(mock, status):
+    before = count(mock, "close.opportunities")
+    override(mock, match={"operation": "createOpportunity", "body": {"value": 500}},
+             respond={"error": "server_error", "status": status})
+    response = create_close(mock)
+    assert response.status_code == status and set(response.json()) == {"error"}
+    assert count(mock, "close.opportunities") == before
+
+
+def test_validation_error_names_the_field_in_closes_envelope(mock):
+    override(mock, match={"operation": "createOpportunity"},
+             respond={"error": "validation", "field": "value", "message": "Too big for us."})
+    response = create_close(mock)
+    assert response.status_code == 400
+    assert response.json() == {"errors": [], "field-errors": {"value": "Too big for us."}}
+
+
+def test_a_literal_answer_and_only_matching_bodies(mock):
+    override(mock, match={"vendor": "close", "method": "POST", "path": "/opportunity/*", "body": {"value": 1}},
+             respond={"status": 202, "headers": {"X-Mocked": "yes"}, "body": {"queued": True}})
+    assert create_close(mock).status_code == 200  # value 500: not matched
+    response = requests.post(f"{mock}/close/api/v1/opportunity/", json={"value": 1}, headers=CLOSE, timeout=10)
+    assert (response.status_code, response.json(), response.headers["X-Mocked"]) == (202, {"queued": True}, "yes")
+
+
+def test_stage_after_stores_then_the_client_sees_the_error(mock):
+    before = count(mock, "close.opportunities")
+    override(mock, match={"operation": "createOpportunity"}, respond={"error": "server_error"}, stage="after",
+             times=1)
+    assert create_close(mock).status_code == 503
+    assert count(mock, "close.opportunities") == before + 1  # the write happened
+
+
+def test_priority_then_newest_wins_and_hits_are_counted(mock):
+    low = override(mock, match={"vendor": "close"}, respond={"status": 201, "body": {"which": "low"}}, priority=1)
+    high = override(mock, match={"vendor": "close"}, respond={"status": 202, "body": {"which": "high"}}, priority=5)
+    newer_low = override(mock, match={"vendor": "close"}, respond={"status": 203, "body": {}}, priority=1)
+    assert create_close(mock).json() == {"which": "high"}
+    requests.delete(f"{mock}/__mock/overrides/{high['id']}", timeout=10).raise_for_status()
+    assert create_close(mock).status_code == 203  # tie at priority 1: the newest
+    listed = {o["id"]: o for o in requests.get(f"{mock}/__mock/overrides", timeout=10).json()["overrides"]}
+    assert listed[newer_low["id"]]["hits"] == 1 and listed[low["id"]]["hits"] == 0 and high["id"] not in listed
+    requests.post(f"{mock}/__mock/reset", timeout=10)
+    assert requests.get(f"{mock}/__mock/overrides", timeout=10).json()["overrides"] == []
+
+
+@pytest.mark.parametrize("spec, named", [
+    ({"match": {"vendor": "hubspot"}, "respond": {"error": "server_error"}}, "match.vendor: unknown vendor 'hubspot'"),
+    ({"match": {"operation": "createDeal"}, "respond": {"error": "server_error"}}, "match.operation: unknown operationId"),
+    ({"respond": {"error": "teapot"}}, "respond.error: 'teapot' is not one of validation, unauthorized"),
+    ({"respond": {"status": 200}, "colour": "red"}, "colour: unknown field"),
+    ({"match": {"vendor": "close"}}, "needs `respond`"),
+    ({"fault": {"drop": True, "reset": True}}, "at most one of drop, reset"),
+    ({"fault": {"latency_ms": -5}}, "fault.latency_ms"),
+])
+def test_a_bad_override_is_refused_naming_the_field_and_the_valid_values(mock, spec, named):
+    response = requests.post(f"{mock}/__mock/overrides", json=spec, timeout=10)
+    assert response.status_code == 400 and named in response.json()["error"], response.text
+
+
+# -- faults, as a real client sees them ---------------------------------------------------------------------
+def test_latency_slows_only_the_matched_call(mock):
+    override(mock, match={"operation": "createOpportunity"}, fault={"latency_ms": 600})
+    started = time.monotonic()
+    assert create_close(mock).status_code == 200
+    assert time.monotonic() - started >= 0.6
+    started = time.monotonic()
+    assert requests.get(f"{mock}/close/api/v1/status/opportunity/", headers=CLOSE, timeout=10).status_code == 200
+    assert time.monotonic() - started < 0.5
+
+
+def test_a_dropped_connection_after_the_write(mock):
+    before = count(mock, "close.opportunities")
+    override(mock, match={"operation": "createOpportunity"}, fault={"drop": True}, stage="after", times=1)
+    with pytest.raises(requests.ConnectionError):
+        create_close(mock)
+    assert count(mock, "close.opportunities") == before + 1  # stored, though the client saw nothing
+
+
+def test_a_reset_before_the_vendor_stores_nothing(mock):
+    before = count(mock, "close.opportunities")
+    override(mock, match={"operation": "createOpportunity"}, fault={"reset": True}, times=1)
+    with pytest.raises(requests.ConnectionError) as raised:
+        create_close(mock)
+    assert "reset" in str(raised.value).lower()
+    assert count(mock, "close.opportunities") == before
+
+
+def test_a_timeout_holds_the_connection_while_others_are_served(mock):
+    override(mock, match={"operation": "createOpportunity"}, fault={"timeout_s": 3}, times=1)
+    started = time.monotonic()
+    with pytest.raises(requests.Timeout):
+        requests.post(f"{mock}/close/api/v1/opportunity/", json=CREATE, headers=CLOSE, timeout=1)
+    assert requests.get(f"{mock}/close/api/v1/status/opportunity/", headers=CLOSE, timeout=2).status_code == 200
+    assert time.monotonic() - started < 3
+
+
+def test_a_truncated_body(mock):
+    override(mock, match={"operation": "listOpportunityStatuses"}, fault={"truncated": True}, times=1)
+    with pytest.raises((requests.exceptions.ChunkedEncodingError, requests.ConnectionError)):
+        requests.get(f"{mock}/close/api/v1/status/opportunity/", headers=CLOSE, timeout=10).json()
+
+
+def test_the_official_close_client_waits_out_a_forced_429(mock):
+    override(mock, match={"operation": "createOpportunity"}, respond={"error": "rate_limited", "retry_after": 1},
+             times=1)
+    api = API(f"{mock}/close/api/v1/", api_key="api_key")
+    started = time.monotonic()
+    opportunity = api.post("opportunity", data=CREATE)  # closeio retries after Retry-After / RateLimit reset
+    assert opportunity["value_formatted"] == "$5 monthly" and time.monotonic() - started >= 1
+
+
+# -- verification -----------------------------------------------------------------------------------------
+def test_verify_counts_and_explains_near_misses(mock):
+    create_close(mock)
+    requests.post(f"{mock}/close/api/v1/opportunity/", json={"value": 7}, headers=CLOSE, timeout=10)
+    ok = requests.post(f"{mock}/__mock/verify", json={"match": {"operation": "createOpportunity",
+                                                                 "body": {"value": 500}}, "count": 1}, timeout=10)
+    assert ok.status_code == 200 and ok.json()["count"] == 1
+    missed = requests.post(f"{mock}/__mock/verify", json={"match": {"operation": "createOpportunity",
+                                                                     "body": {"value": 9}}, "min": 1}, timeout=10)
+    assert missed.status_code == 409
+    answer = missed.json()
+    assert answer["count"] == 0 and answer["expected"] == "at least 1"
+    nearest = answer["near_misses"][0]
+    assert nearest["request"]["operation"] == "createOpportunity"
+    assert any(line.startswith("body.value: expected 9") for line in nearest["differences"])
+
+
+def test_the_journal_filters_like_a_match(mock):
+    create_close(mock)
+    requests.get(f"{mock}/close/api/v1/status/opportunity/", headers=CLOSE, timeout=10)
+    found = requests.get(f"{mock}/__mock/requests", params={"operation": "createOpportunity"}, timeout=10).json()
+    assert [e["operation"] for e in found["requests"]] == ["createOpportunity"]
+    entry = found["requests"][0]
+    assert entry["body"]["value"] == 500 and entry["duration_ms"] > 0 and entry["status"] == 200
+    by_body = requests.post(f"{mock}/__mock/requests/find", json={"match": {"body": {"value": 500}}}, timeout=10)
+    assert len(by_body.json()["requests"]) == 1
+
+
+def test_times_count_down_across_workers(tmp_path):
+    process, port = start("--workers", "2", "--vendor", "close")
+    url = f"http://127.0.0.1:{port}"
+    try:
+        override(url, match={"operation": "createOpportunity"}, respond={"error": "server_error"}, times=3)
+        statuses = []
+        for _ in range(20):  # new connections: both workers take some
+            statuses.append(requests.post(f"{url}/api/v1/opportunity/", json=CREATE, headers=CLOSE, timeout=10,
+                                          ).status_code)
+        assert statuses.count(503) == 3 and statuses.count(200) == 17
+        (listed,) = requests.get(f"{url}/__mock/overrides", timeout=10).json()["overrides"]
+        assert listed["hits"] == 3 and listed["remaining"] == 0
+    finally:
+        process.terminate()
+        process.wait(timeout=10)
