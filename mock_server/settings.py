@@ -23,6 +23,9 @@ class Settings:
     rate_limit: str | None = None  # "10/s": the vendor's throttling answer past that, per credential
     admin_key: str | None = None  # required on /__mock/ (but health) when set, or when keys are given
     reproducible_tokens: bool = False  # issued tokens from the seed (tests that pin them), else random
+    latency: str | None = None  # "50ms±20": every call slowed (chaos)
+    error_rate: float = 0.0  # this fraction of calls gets the vendor's 503 or throttling answer (chaos)
+    scenario: tuple = ()  # overrides set at start and again after every reset (--scenario FILE)
     max_body_bytes: int = MAX_BODY_BYTES
 
     def __post_init__(self) -> None:

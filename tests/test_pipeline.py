@@ -70,5 +70,5 @@ def test_an_inserted_stage_refuses_in_the_vendors_shape_and_nothing_is_stored():
 
 
 def test_insert_stage_names_the_stages_when_the_anchor_is_unknown():
-    with pytest.raises(ValueError, match="limits, route, authenticate, throttle, validate, override, handle"):
+    with pytest.raises(ValueError, match="limits, route, authenticate, throttle, validate, chaos, override, handle"):
         insert_stage(DEFAULT_REQUEST_STAGES, Maintenance, after="overrides")

@@ -2,6 +2,8 @@
 errors, literal answers, faults, stages, times, priority), and verification with near misses."""
 from __future__ import annotations
 
+import subprocess
+import sys
 import time
 
 import pytest
@@ -215,3 +217,41 @@ def test_times_count_down_across_workers(tmp_path):
     finally:
         process.terminate()
         process.wait(timeout=10)
+
+
+# -- overrides from a file at start, and global chaos -----------------------------------------------------
+def test_a_scenario_file_sets_overrides_at_start_and_after_every_reset(tmp_path):
+    scenario = tmp_path / "scenario.yaml"
+    scenario.write_text("- match: {operation: createOpportunity}\n  respond: {error: server_error, status: 502}\n")
+    process, port = start("--vendor", "close", "--scenario", str(scenario))
+    url = f"http://127.0.0.1:{port}"
+    try:
+        assert requests.post(f"{url}/api/v1/opportunity/", json=CREATE, headers=CLOSE, timeout=10).status_code == 502
+        requests.post(f"{url}/__mock/reset", timeout=10)
+        assert requests.post(f"{url}/api/v1/opportunity/", json=CREATE, headers=CLOSE, timeout=10).status_code == 502
+    finally:
+        process.terminate()
+        process.wait(timeout=10)
+
+
+def test_a_bad_scenario_file_is_refused_at_start_naming_the_override(tmp_path):
+    scenario = tmp_path / "scenario.yaml"
+    scenario.write_text("- respond: {error: server_error}\n- respond: {error: teapot}\n")
+    result = subprocess.run([sys.executable, "-m", "mock_server", "serve", "--scenario", str(scenario)],
+                            capture_output=True, text=True, timeout=30)
+    assert result.returncode == 2 and "override 2: respond.error: 'teapot'" in result.stderr
+
+
+def test_chaos_is_vendor_shaped_and_repeats_with_the_seed():
+    def run() -> list[int]:
+        process, port = start("--vendor", "nexudus", "--error-rate", "0.3", "--latency", "5ms±2", "--seed", "7")
+        try:
+            return [requests.get(f"http://127.0.0.1:{port}/api/crm/crmboardcolumns", headers=NEXUDUS,
+                                 timeout=10).status_code for _ in range(40)]
+        finally:
+            process.terminate()
+            process.wait(timeout=10)
+
+    first = run()
+    assert set(first) == {200, 503, 409} and 4 <= first.count(200) <= 36
+    assert run() == first

@@ -1,6 +1,6 @@
 """The runner: one vendor's stages, composed in one place and run in order for each request.
 
-    request stages:  limits → route → authenticate → throttle → validate → override → handle
+    request stages:  limits → route → authenticate → throttle → validate → chaos → override → handle
     response stages: envelope → self_check → override_after → journal
 
 A `Mount` is one vendor served under a path prefix; its `Pipeline` is built once at start-up
@@ -19,6 +19,7 @@ from werkzeug import Request, Response
 
 from mock_server import jsonio
 from mock_server.pipeline.authenticate import Authenticate
+from mock_server.pipeline.chaos import Chaos
 from mock_server.pipeline.envelope import Envelope
 from mock_server.pipeline.exchange import Exchange, Reply
 from mock_server.pipeline.handle import Handle
@@ -40,8 +41,8 @@ if TYPE_CHECKING:  # vendors import the pipeline's Call and Reply
 
 log = logging.getLogger("crm_mock")
 
-DEFAULT_REQUEST_STAGES: tuple[type[Stage], ...] = (Limits, Route, Authenticate, Throttle, Validate, OverrideBefore,
-                                                   Handle)
+DEFAULT_REQUEST_STAGES: tuple[type[Stage], ...] = (Limits, Route, Authenticate, Throttle, Validate, Chaos,
+                                                   OverrideBefore, Handle)
 DEFAULT_RESPONSE_STAGES: tuple[type[Stage], ...] = (Envelope, SelfCheck, OverrideAfter, Record)
 
 

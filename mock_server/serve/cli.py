@@ -48,8 +48,13 @@ def main():
                    "/__mock/health, whenever this or --keys is given.")
 @click.option("--reproducible-tokens", is_flag=True,
               help="Mint issued tokens (Nexudus /api/token) from --seed instead of at random.")
+@click.option("--scenario", type=click.Path(exists=True, dir_okay=False),
+              help="YAML list of overrides (as POST /__mock/overrides takes), set at start and after every reset.")
+@click.option("--latency", help="Chaos: slow every call, e.g. 50ms or 50ms±20 (jitter drawn from --seed).")
+@click.option("--error-rate", type=float, default=0.0,
+              help="Chaos: this fraction of calls (0-1) gets the vendor's 503 or throttling answer, drawn from --seed.")
 def serve(host, port, vendor, store, workers, server_kind, keys, seed, seed_data, strict, rate_limit,
-          admin_key, reproducible_tokens):
+          admin_key, reproducible_tokens, scenario, latency, error_rate):
     """Start the mock server."""
     from mock_server.rates import parse_rate
     from mock_server.serve.server import bjoern_available, port_is_free, run
@@ -72,8 +77,11 @@ def serve(host, port, vendor, store, workers, server_kind, keys, seed, seed_data
         scratch = tempfile.mkdtemp(prefix="crm-mock-")
         store = "sqlite:" + os.path.join(scratch, "store.db")
         click.echo(f"--workers {workers}: sharing state through {store}", err=True)
+    chaos = _chaos(latency, error_rate)
+    scenario = _scenario(scenario, VENDORS if vendor == "all" else [vendor])
     settings = Settings(vendor=vendor, store=store, keys=parsed_keys, seed=seed, seed_data=seed_data, strict=strict,
-                        rate_limit=rate_limit, admin_key=admin_key, reproducible_tokens=reproducible_tokens)
+                        rate_limit=rate_limit, admin_key=admin_key, reproducible_tokens=reproducible_tokens,
+                        scenario=scenario, **chaos)
     if parsed_keys and not admin_key:
         click.echo("note: with --keys, /__mock/ (but health) answers 401 until you also give --admin-key", err=True)
     for name in VENDORS if vendor == "all" else [vendor]:
@@ -85,6 +93,28 @@ def serve(host, port, vendor, store, workers, server_kind, keys, seed, seed_data
     finally:
         if scratch:
             shutil.rmtree(scratch, ignore_errors=True)
+
+
+def _chaos(latency: str | None, error_rate: float) -> dict:
+    from mock_server.steering.chaos import parse_error_rate, parse_latency
+
+    try:
+        if latency:
+            parse_latency(latency)
+        return {"latency": latency, "error_rate": parse_error_rate(error_rate)}
+    except ValueError as error:
+        raise click.BadParameter(str(error), param_hint="--latency" if "latency" in str(error) else "--error-rate") from None
+
+
+def _scenario(path: str | None, vendors) -> tuple:
+    from mock_server.steering.scenario import load_scenario
+
+    if not path:
+        return ()
+    try:
+        return load_scenario(path, {name: set(load_spec(name).by_id) for name in vendors})
+    except (OSError, ValueError) as error:
+        raise click.BadParameter(str(error), param_hint="--scenario") from None
 
 
 def _load_keys(source):

@@ -35,6 +35,8 @@ class MockState:
             self.store.clear()
             for vendor in self.vendors.values():
                 vendor.seed_world(self.settings.seed_data if count is None else count)
+            for override in self.settings.scenario:  # the configured overrides are part of the world
+                self.overrides.add(override)
         self.journal.clear()
         for pipeline in self.pipelines:
             pipeline.reset()  # e.g. rate-limit windows
