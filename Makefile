@@ -19,6 +19,10 @@ $(VENV)/.installed: pyproject.toml
 
 $(VENV)/.installed-dev: $(VENV)/.installed
 	$(PY) -m pip install -q --disable-pip-version-check -e '.[dev]'
+	@# The /__mock/ page is tested in a real headless Chromium (Debian's package; playwright drives it).
+	@command -v chromium >/dev/null 2>&1 || { [ "$$(id -u)" = 0 ] && command -v apt-get >/dev/null \
+	  && (apt-get update -qq && apt-get install -y -qq chromium) >/dev/null; } \
+	  || echo "NOTE: no chromium and no root apt-get: tests/test_page.py will be SKIPPED (install chromium to run it)"
 	touch $@
 
 serve: $(VENV)/.installed ## Install (first run) and start the mock, all vendors, on 127.0.0.1:8080 (HOST=, PORT= to change)

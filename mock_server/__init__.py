@@ -4,6 +4,7 @@ The public API is what `__all__` lists; every other module is internal and may c
 releases. `contracts/` and `tests/` import from here, except where a test checks an internal part
 on purpose (it says so).
 """
+from mock_server.client import Client, ControlError, VerificationError
 from mock_server.fixtures import generate as generate_fixtures
 from mock_server.identity import Keys, Principal
 from mock_server.pipeline import (
@@ -26,7 +27,7 @@ from mock_server.vendors import VENDOR_CLASSES, VENDORS, Vendor
 
 __all__ = [
     "DEFAULT_REQUEST_STAGES", "DEFAULT_RESPONSE_STAGES", "VENDORS", "VENDOR_CLASSES",
-    "Call", "Exchange", "Keys", "MockError", "MockState", "Operation", "Principal", "Problem", "Rate", "Reply",
-    "Settings", "Spec", "Stage", "Store", "Vendor",
+    "Call", "Client", "ControlError", "Exchange", "Keys", "MockError", "MockState", "Operation", "Principal", "Problem",
+    "Rate", "Reply", "Settings", "Spec", "Stage", "Store", "Vendor", "VerificationError",
     "create_app", "generate_fixtures", "insert_stage", "load_spec", "open_store", "parse_rate", "state_of",
 ]

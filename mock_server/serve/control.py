@@ -2,8 +2,9 @@
 from __future__ import annotations
 
 import hmac
+from pathlib import Path
 
-from flask import Blueprint, current_app, jsonify, request
+from flask import Blueprint, Response, current_app, jsonify, request
 
 from mock_server.serve.state import MockState, state_of
 from mock_server.steering.matching import BadMatch, parse_match
@@ -25,13 +26,23 @@ def require_admin_key():
     """With --keys or --admin-key, only the admin may read the journal or records, or reset;
     health stays open so load balancers and start-up scripts can probe it."""
     settings = _state().settings
-    if not settings.admin_required or request.endpoint == "crm_mock_control.health":
+    if not settings.admin_required or request.endpoint in ("crm_mock_control.health", "crm_mock_control.page"):
         return None
     offered = request.headers.get(ADMIN_HEADER, "")
     if settings.admin_key and hmac.compare_digest(offered.encode(), settings.admin_key.encode()):
         return None
     why = "missing or wrong" if settings.admin_key else "required, and none was configured (--admin-key)"
     return jsonify(error=f"The {ADMIN_HEADER} header is {why}."), 401
+
+
+PAGE = Path(__file__).with_name("page.html")
+
+
+@control_blueprint.get("/")
+def page():
+    """A page to look at in a browser: the live journal, overrides with hits, records. It holds no
+    data itself; its requests carry the admin key given as ?key=."""
+    return Response(PAGE.read_bytes(), mimetype="text/html")
 
 
 @control_blueprint.get("/health")

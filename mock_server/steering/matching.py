@@ -104,7 +104,7 @@ def _text(raw: Mapping, name: str) -> str | None:
 def _path_matches(wanted: str, view: Mapping) -> bool:
     """A spec template (`/opportunity/{id}/`) or a glob (`/opportunity/*`), vendor-relative or full;
     a trailing slash is forgiven, as the router forgives it."""
-    candidates = {view.get("template"), view.get("relative_path"), view.get("path")} - {None}
+    candidates = {v for v in (view.get("template"), view.get("relative_path"), view.get("path")) if isinstance(v, str)}
     bare = wanted.rstrip("/") or "/"
     for have in candidates:
         for form in (have, have.rstrip("/") or "/"):

@@ -1,0 +1,217 @@
+"""pytest plugin: the `crm_mock` fixture hands each test a crm-mock server reset to its seeded world,
+as a `mock_server.Client`, so a test steers and checks the mock without managing a process.
+
+Installed with the package (entry point `pytest11`), so it is active wherever crm-mock is installed:
+
+    import pytest
+    from closeio_api import API
+
+    @pytest.mark.crm_mock(seed_data=3)          # optional: vendor, seed, seed_data, keys
+    def test_lists_what_is_seeded(crm_mock):
+        api = API(crm_mock.url("close") + "/", api_key="any-key")
+        assert api.get("opportunity")["total_results"] == 3
+        crm_mock.verify(operation="listOpportunities", count=1)
+
+Which server a test gets:
+- `--crm-mock-url URL` (or `CRM_MOCK_URL`): one started elsewhere (CI, docker), used as it is; give
+  `--crm-mock-admin-key` (or `CRM_MOCK_ADMIN_KEY`) if it runs with one. Only the marker's `seed_data`
+  applies to it, through the reset; its vendor, seed and keys are the server's own.
+- Otherwise the plugin starts `python -m mock_server serve` on a free port the first time a test asks
+  for a configuration (vendor, seed, keys), shares it with every later test asking for the same, and
+  stops it at session end. Nothing starts unless a test uses the fixture.
+"""
+from __future__ import annotations
+
+import json
+import os
+import secrets
+import signal
+import socket
+import subprocess
+import sys
+import tempfile
+import time
+from collections.abc import Iterator
+from dataclasses import dataclass
+from pathlib import Path
+from typing import IO, Any
+
+import pytest
+import requests
+import yaml
+
+from mock_server.client import Client
+
+START_TIMEOUT_S = 30
+# A developer's shell may hold these for their own server; a server the plugin starts is configured
+# by the marker alone, so a test passes or fails the same way on every machine.
+SCRUBBED_ENV = ("CRM_MOCK_KEYS", "CRM_MOCK_ADMIN_KEY")
+SERVERS_LOG = pytest.StashKey[list[str]]()
+
+
+@dataclass(frozen=True)
+class MockConfig:
+    """What a test's `@pytest.mark.crm_mock(...)` asks for (the defaults: no marker).
+
+    `keys`: a keys YAML path (relative to the rootdir) or the same content as a dict; with keys the
+    server only accepts the listed credentials, and the plugin gives it a generated admin key."""
+
+    vendor: str = "all"
+    seed: int = 0
+    seed_data: int = 0
+    keys: str | os.PathLike[str] | dict[str, Any] | None = None
+
+    def server_key(self) -> tuple[str, int, str | None]:
+        """Tests asking for the same key share one server; `seed_data` is applied by each reset."""
+        keys = json.dumps(self.keys, sort_keys=True) if isinstance(self.keys, dict) else self.keys
+        return self.vendor, self.seed, None if keys is None else str(keys)
+
+
+@dataclass
+class _Started:
+    process: subprocess.Popen[bytes]
+    client: Client
+    stderr: IO[bytes]
+
+
+class _Servers:
+    """The servers of one session: the one given by URL, or one started per distinct configuration."""
+
+    def __init__(self, url: str | None, admin_key: str | None, scratch: Path, log: list[str]) -> None:
+        self._existing = Client(url, admin_key) if url else None
+        if url:
+            log.append(f"used {url} (--crm-mock-url / CRM_MOCK_URL)")
+        self._scratch = scratch
+        self._log = log
+        self._started: dict[tuple[str, int, str | None], _Started] = {}
+
+    def client_for(self, config: MockConfig) -> Client:
+        if self._existing is not None:
+            return self._existing
+        key = config.server_key()
+        if key not in self._started:
+            self._started[key] = self._start(config)
+        return self._started[key].client
+
+    def _start(self, config: MockConfig) -> _Started:
+        port = _free_port()
+        options = ["--vendor", config.vendor, "--seed", str(config.seed)]
+        admin_key = None
+        if config.keys is not None:
+            admin_key = secrets.token_hex(16)  # --keys locks /__mock/ too; the Client needs the key to reset
+            options += ["--keys", self._keys_file(config.keys), "--admin-key", admin_key]
+        command = [sys.executable, "-m", "mock_server", "serve", "--host", "127.0.0.1", "--port", str(port), *options]
+        env = {name: value for name, value in os.environ.items() if name not in SCRUBBED_ENV}
+        stderr = tempfile.TemporaryFile()  # a file, not a pipe: a chatty server never blocks on a full pipe
+        process = subprocess.Popen(command, stdout=subprocess.DEVNULL, stderr=stderr,
+                                   env={**env, "PYTHONUNBUFFERED": "1"})
+        started = _Started(process, Client(f"http://127.0.0.1:{port}", admin_key), stderr)
+        _wait_until_up(started, command)
+        shown = [option if option != admin_key else "***" for option in options]
+        self._log.append(f"started {started.client.base_url} (serve {' '.join(shown)})")
+        return started
+
+    def _keys_file(self, keys: str | os.PathLike[str] | dict[str, Any]) -> str:
+        if not isinstance(keys, dict):
+            return str(keys)
+        path = self._scratch / f"keys-{len(self._started)}.yaml"
+        path.write_text(yaml.safe_dump(keys))
+        return str(path)
+
+    def stop_all(self) -> None:
+        for started in self._started.values():
+            # SIGINT is gunicorn's quick stop; SIGTERM waits out its graceful timeout (3 s) whenever a
+            # client still holds a keep-alive connection, as the vendors' clients' sessions do.
+            started.process.send_signal(signal.SIGINT)
+            try:
+                started.process.wait(timeout=10)
+            except subprocess.TimeoutExpired:
+                started.process.kill()
+                started.process.wait()
+            started.stderr.close()
+
+
+def _free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return sock.getsockname()[1]
+
+
+def _wait_until_up(started: _Started, command: list[str]) -> None:
+    """Poll /__mock/health; if the server exits or stays silent, fail with what it printed."""
+    probe = Client(started.client.base_url, timeout=1)
+    deadline = time.monotonic() + START_TIMEOUT_S
+    while started.process.poll() is None and time.monotonic() < deadline:
+        try:
+            probe.health()
+            return
+        except (requests.ConnectionError, requests.Timeout):
+            time.sleep(0.05)
+    if started.process.poll() is None:
+        started.process.kill()
+        started.process.wait()
+        why = f"did not answer /__mock/health within {START_TIMEOUT_S} s"
+    else:
+        why = f"exited with status {started.process.returncode}"
+    started.stderr.seek(0)
+    output = started.stderr.read().decode(errors="replace")
+    started.stderr.close()
+    raise RuntimeError(f"crm-mock: `{' '.join(command)}` {why}; its stderr:\n{output}")
+
+
+def _config_of(request: pytest.FixtureRequest) -> MockConfig:
+    marker = request.node.get_closest_marker("crm_mock")
+    if marker is None:
+        return MockConfig()
+    try:
+        config = MockConfig(*marker.args, **marker.kwargs)
+    except TypeError as error:
+        pytest.fail(f"@pytest.mark.crm_mock takes vendor, seed, seed_data, keys: {error}", pytrace=False)
+    if config.keys is None or isinstance(config.keys, dict):
+        return config
+    return MockConfig(config.vendor, config.seed, config.seed_data, str(request.config.rootpath / config.keys))
+
+
+# -- hooks and fixtures ------------------------------------------------------------------------------------
+def pytest_addoption(parser: pytest.Parser) -> None:
+    group = parser.getgroup("crm-mock")
+    group.addoption("--crm-mock-url", metavar="URL",
+                    help="Use the crm-mock server at URL (env CRM_MOCK_URL) instead of starting one.")
+    group.addoption("--crm-mock-admin-key", metavar="KEY",
+                    help="Admin key of the server given by --crm-mock-url (env CRM_MOCK_ADMIN_KEY).")
+
+
+def pytest_configure(config: pytest.Config) -> None:
+    config.addinivalue_line(
+        "markers", "crm_mock(vendor='all', seed=0, seed_data=0, keys=None): the crm-mock server the crm_mock fixture "
+                   "gives this test (keys: a keys YAML path or dict)")
+    config.stash[SERVERS_LOG] = []
+
+
+def pytest_terminal_summary(terminalreporter: Any, config: pytest.Config) -> None:
+    """Say which servers the session used, so a failure can be replayed against the same one."""
+    log = config.stash.get(SERVERS_LOG, [])
+    if log:
+        terminalreporter.write_sep("-", "crm-mock")
+        for line in log:
+            terminalreporter.write_line(line)
+
+
+@pytest.fixture(scope="session")
+def _crm_mock_servers(request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory) -> Iterator[_Servers]:
+    config = request.config
+    servers = _Servers(config.getoption("crm_mock_url") or os.environ.get("CRM_MOCK_URL"),
+                       config.getoption("crm_mock_admin_key") or os.environ.get("CRM_MOCK_ADMIN_KEY"),
+                       tmp_path_factory.mktemp("crm-mock"), config.stash[SERVERS_LOG])
+    yield servers
+    servers.stop_all()
+
+
+@pytest.fixture
+def crm_mock(request: pytest.FixtureRequest, _crm_mock_servers: _Servers) -> Client:
+    """A `mock_server.Client` for a crm-mock server reset for this test: the seeded world with the
+    marker's `seed_data`, no overrides, an empty journal."""
+    config = _config_of(request)
+    client = _crm_mock_servers.client_for(config)
+    client.reset(seed_data=config.seed_data)
+    return client
