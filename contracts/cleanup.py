@@ -2,24 +2,25 @@
 
 What a create makes, and how to delete it, is read from the spec's OpenAPI links: a create's
 success response links to its delete operation with the expression naming the new record's ID
-(`$response.body#/id`, `$response.body#/Value/Id`). A create with no delete link (SprintHub has no
-delete operation) is reported as left behind, as are records a vendor creates implicitly.
+(`$response.body#/id`, `$response.body#/Value/Id`). Records a vendor makes beside it (Close's
+status-change activity, its "Untitled" lead) are declared in the vendor's `live.py` as side effects,
+found and deleted the same way. Whatever nothing can delete (SprintHub has no delete operation) is
+reported as left behind.
 """
 from __future__ import annotations
 
 import threading
 from dataclasses import dataclass, field
+from typing import Any
 from urllib.parse import quote
 
 import requests
 
 from contracts.checks import json_pointer
 from contracts.targets import Target
-from mock_server import Operation, load_spec
+from mock_server import VENDOR_CLASSES, Operation, load_spec
 from mock_server.live import Throttle
-
-# Records a vendor creates as a side effect: (vendor, operationId) → (request field that avoids it, what).
-IMPLICIT = {("close", "createOpportunity"): ("lead_id", "lead")}
+from mock_server.live.profile import SideEffect
 
 
 @dataclass(frozen=True)
@@ -36,6 +37,8 @@ class Created:
     operation: str  # operationId of the create
     record_id: str | None
     how: Create
+    sent: Any = None  # the create's request body
+    answer: Any = None  # and its answer
 
 
 @dataclass
@@ -54,7 +57,6 @@ class Ledger:
         self.spec = load_spec(vendor)
         self.creates = dict(self._creates_with_links())
         self.created: list[Created] = []
-        self.implicit: dict[str, list[str]] = {}  # what was made implicitly, and why it stays → IDs
         self.lock = threading.Lock()
 
     def _creates_with_links(self):
@@ -91,40 +93,78 @@ class Ledger:
         how = self.creates[name]
         record_id = json_pointer(body, how.id_pointer) if body is not None else None
         with self.lock:
-            self.created.append(Created(name, None if record_id is None else str(record_id), how))
-            avoided_by, what = IMPLICIT.get((self.vendor, name), (None, None))
-            if what and not (isinstance(case.body, dict) and case.body.get(avoided_by)):
-                made = body.get(avoided_by) if isinstance(body, dict) else None
-                why = f"{what}s created implicitly by {name} (no {avoided_by} sent; nothing in the spec deletes them)"
-                self.implicit.setdefault(why, []).append(str(made or "?"))
+            self.created.append(Created(name, None if record_id is None else str(record_id), how, case.body, body))
 
     def clean_up(self, target: Target, throttle: Throttle) -> Cleanup:
-        result, kept = Cleanup(), dict(self.implicit)
+        result, kept = Cleanup(), {}
         with requests.Session() as session:
+            remover = _Remover(session, target, throttle, result)
             for item in self.created:
                 delete = item.how.delete
                 if delete is None or item.record_id is None:
                     why = "no delete operation in the spec" if delete is None else "no ID in the answer"
                     kept.setdefault(f"records from {item.operation} ({why})", []).append(item.record_id or "?")
                     continue
-                path = delete.path.replace("{" + item.how.delete_parameter + "}", quote(item.record_id, safe=""))
-                url, headers = target.base_url + path, target.headers_for(delete.security)
-                try:
-                    response = throttle.call(lambda u=url, h=headers: session.delete(u, headers=h, timeout=30))
-                except requests.RequestException as error:
-                    result.failed.append(f"DELETE {target.mask(url)}: {type(error).__name__}")
-                    continue
-                refused = _refused(response)
-                if response.status_code == 404:
-                    result.already_gone += 1
-                elif 200 <= response.status_code < 300 and not refused:
-                    result.deleted += 1
-                else:
-                    result.failed.append(f"DELETE {target.mask(url)} answered {response.status_code}"
-                                         f"{': ' + refused if refused else ''}")
+                remover.delete(delete, item.how.delete_parameter, item.record_id)
+            # Then what the creates made beside their own record, in the order the vendor declares.
+            for effect in VENDOR_CLASSES[self.vendor].LIVE.side_effects:
+                for item in self.created:
+                    if item.operation == effect.create:
+                        for made in self._made_beside(effect, item, remover):
+                            delete = self.spec.by_id[effect.delete]
+                            remover.delete(delete, _path_parameter(delete), made)
         result.left_behind = [f"{len(ids)} {why}: {', '.join(ids[:10])}{', …' if len(ids) > 10 else ''}"
                               for why, ids in kept.items()]
         return result
+
+    def _made_beside(self, effect: SideEffect, item: Created, remover: _Remover) -> list[str]:
+        if effect.from_answer:
+            sent = item.sent if isinstance(item.sent, dict) else {}
+            made = item.answer.get(effect.from_answer) if isinstance(item.answer, dict) else None
+            return [str(made)] if made and not (effect.unless_sent and sent.get(effect.unless_sent)) else []
+        if effect.listing and effect.by and item.record_id:
+            return remover.find(self.spec.by_id[effect.listing], {effect.by: item.record_id}, effect.what)
+        return []
+
+
+class _Remover:
+    """Deletes by operation and ID on the live target (paced), and finds records with a list call."""
+
+    def __init__(self, session: requests.Session, target: Target, throttle: Throttle, result: Cleanup) -> None:
+        self.session, self.target, self.throttle, self.result = session, target, throttle, result
+
+    def delete(self, operation: Operation, parameter: str | None, record_id: str) -> None:
+        path = operation.path.replace("{" + (parameter or "id") + "}", quote(record_id, safe=""))
+        url, headers = self.target.base_url + path, self.target.headers_for(operation.security)
+        try:
+            response = self.throttle.call(lambda: self.session.delete(url, headers=headers, timeout=30))
+        except requests.RequestException as error:
+            self.result.failed.append(f"DELETE {self.target.mask(url)}: {type(error).__name__}")
+            return
+        refused = _refused(response)
+        if response.status_code == 404:
+            self.result.already_gone += 1
+        elif 200 <= response.status_code < 300 and not refused:
+            self.result.deleted += 1
+        else:
+            self.result.failed.append(f"DELETE {self.target.mask(url)} answered {response.status_code}"
+                                      f"{': ' + refused if refused else ''}")
+
+    def find(self, listing: Operation, query: dict, what: str) -> list[str]:
+        url = self.target.base_url + listing.path
+        headers = self.target.headers_for(listing.security)
+        try:
+            response = self.throttle.call(lambda: self.session.get(url, params=query, headers=headers, timeout=30))
+            body = response.json()
+        except (requests.RequestException, ValueError) as error:
+            self.result.failed.append(f"finding {what} at {self.target.mask(url)}: {type(error).__name__}")
+            return []
+        rows = next((v for v in body.values() if isinstance(v, list)), []) if isinstance(body, dict) else []
+        return [str(r.get("id", r.get("Id"))) for r in rows if isinstance(r, dict) and (r.get("id") or r.get("Id"))]
+
+
+def _path_parameter(operation: Operation) -> str | None:
+    return next((p.name for p in operation.parameters if p.location == "path"), None)
 
 
 def _refused(response) -> str | None:

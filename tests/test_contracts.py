@@ -30,7 +30,7 @@ from tests.drifted_app import (
     create_drifted_app,
     create_forgetful_close,
 )
-from tests.test_served_over_http import free_port, start
+from tests.test_served_over_http import free_port, running, start
 
 # `make test`'s share of `make contract`: every vendor, every phase, a small budget, a fixed seed.
 SMALL_BUDGET = Options(max_examples=10, seed=20240601, stateful=True)
@@ -142,15 +142,17 @@ def test_a_live_run_is_read_only_unless_writes_are_allowed():
 def test_live_writes_touch_only_what_the_run_created_and_are_deleted_at_the_end():
     with served(live_mock(seed_data=3)) as url:  # three opportunities the account already had
         before = get_json(f"{url}/__mock/records/close.opportunities")["records"]
+        counts = get_json(f"{url}/__mock/records")["collections"]
         (result,) = contracts.run(["close"], f"{url}/api/v1",
                                   Options(max_examples=5, seed=1, allow_writes=True, stateful=True),
                                   env={"CLOSE_API_KEY": "live-key"}, rate="1000/s")
         after = get_json(f"{url}/__mock/records/close.opportunities")["records"]
+        counts_after = get_json(f"{url}/__mock/records")["collections"]
     cleanup = result.cleanup
-    assert cleanup is not None and cleanup.deleted > 0 and not cleanup.failed
+    assert cleanup is not None and cleanup.deleted > 0 and not cleanup.failed and not cleanup.left_behind
     assert after == before
-    # Close makes a lead for an opportunity created without one; nothing in the spec deletes leads.
-    assert all("lead" in item for item in cleanup.left_behind)
+    # Side effects too: the status-change activities and the "Untitled" leads the creates made.
+    assert counts_after == counts
 
 
 class FakeTime:
@@ -295,3 +297,22 @@ def test_a_target_that_accepts_any_credential_is_named_as_the_cause():
                                   env={"CLOSE_API_KEY": "whatever"})
     assert any(f.check == "ignored_auth" for _, f in result.failures)
     assert any("start it with --keys" in note for note in report._notes(result))
+
+
+def test_all_three_specs_with_negative_data_against_a_running_server_find_no_server_error(tmp_path):
+    """Every vendor, writes allowed, Schemathesis' positive and negative data, over a real socket:
+    the harness passes, the server refused what was invalid, and its journal holds no 5xx."""
+    keys = tmp_path / "keys.yaml"
+    keys.write_text('close:\n  - credentials: {ApiKeyAuth: "api_ci:"}\nnexudus:\n  - credentials: {OAuth2: "ci"}\n'
+                    'sprinthub:\n  - credentials: {BearerAuth: "ci", ApiToken: "ci-api"}\n')
+    env = {**os.environ, "CLOSE_API_KEY": "api_ci", "NEXUDUS_TOKEN": "ci", "SPRINTHUB_TOKEN": "ci",
+           "SPRINTHUB_APITOKEN": "ci-api", "SPRINTHUB_INSTANCE": "acme"}
+    with running("--keys", str(keys), "--admin-key", ADMIN_KEY) as url:
+        outcome = subprocess.run([sys.executable, "-m", "mock_server", "contract", "all", "--target", url,
+                                  "--max-examples", "10", "--seed", "3", "--allow-writes"],
+                                 capture_output=True, text=True, env=env, timeout=300)
+        journal = get_json(f"{url}/__mock/requests")["requests"]
+    assert outcome.returncode == 0, outcome.stdout[-3000:]
+    statuses = [entry["status"] for entry in journal]
+    assert 400 in statuses and {e["vendor"] for e in journal} == {"close", "nexudus", "sprinthub"}
+    assert not [s for s in statuses if s >= 500]

@@ -1,6 +1,7 @@
 """A real socket: `crm-mock serve` in a subprocess, driven by the vendor's own Python client."""
 from __future__ import annotations
 
+import contextlib
 import os
 import socket
 import subprocess
@@ -39,6 +40,17 @@ def start(*args: str) -> tuple[subprocess.Popen, int]:
             time.sleep(0.05)
     process.kill()
     raise RuntimeError("crm-mock serve did not answer within 20 s")
+
+
+@contextlib.contextmanager
+def running(*args: str):
+    """`crm-mock serve ARGS` for the length of a `with`: yields its base URL."""
+    process, port = start(*args)
+    try:
+        yield f"http://127.0.0.1:{port}"
+    finally:
+        process.terminate()
+        process.wait(timeout=10)
 
 
 @pytest.fixture(scope="module")

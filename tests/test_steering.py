@@ -10,7 +10,7 @@ import pytest
 import requests
 from closeio_api import API
 
-from tests.test_served_over_http import start
+from tests.test_served_over_http import running, start
 
 CLOSE = {"Authorization": "Basic YXBpX2tleTo="}  # API key "api_key" as the Basic username
 NEXUDUS = {"Authorization": "Bearer t"}
@@ -203,9 +203,7 @@ def test_the_journal_filters_like_a_match(mock):
 
 
 def test_times_count_down_across_workers(tmp_path):
-    process, port = start("--workers", "2", "--vendor", "close")
-    url = f"http://127.0.0.1:{port}"
-    try:
+    with running("--workers", "2", "--vendor", "close") as url:
         override(url, match={"operation": "createOpportunity"}, respond={"error": "server_error"}, times=3)
         statuses = []
         for _ in range(20):  # new connections: both workers take some
@@ -214,24 +212,16 @@ def test_times_count_down_across_workers(tmp_path):
         assert statuses.count(503) == 3 and statuses.count(200) == 17
         (listed,) = requests.get(f"{url}/__mock/overrides", timeout=10).json()["overrides"]
         assert listed["hits"] == 3 and listed["remaining"] == 0
-    finally:
-        process.terminate()
-        process.wait(timeout=10)
 
 
 # -- overrides from a file at start, and global chaos -----------------------------------------------------
 def test_a_scenario_file_sets_overrides_at_start_and_after_every_reset(tmp_path):
     scenario = tmp_path / "scenario.yaml"
     scenario.write_text("- match: {operation: createOpportunity}\n  respond: {error: server_error, status: 502}\n")
-    process, port = start("--vendor", "close", "--scenario", str(scenario))
-    url = f"http://127.0.0.1:{port}"
-    try:
+    with running("--vendor", "close", "--scenario", str(scenario)) as url:
         assert requests.post(f"{url}/api/v1/opportunity/", json=CREATE, headers=CLOSE, timeout=10).status_code == 502
         requests.post(f"{url}/__mock/reset", timeout=10)
         assert requests.post(f"{url}/api/v1/opportunity/", json=CREATE, headers=CLOSE, timeout=10).status_code == 502
-    finally:
-        process.terminate()
-        process.wait(timeout=10)
 
 
 def test_a_bad_scenario_file_is_refused_at_start_naming_the_override(tmp_path):
@@ -244,14 +234,47 @@ def test_a_bad_scenario_file_is_refused_at_start_naming_the_override(tmp_path):
 
 def test_chaos_is_vendor_shaped_and_repeats_with_the_seed():
     def run() -> list[int]:
-        process, port = start("--vendor", "nexudus", "--error-rate", "0.3", "--latency", "5ms±2", "--seed", "7")
-        try:
-            return [requests.get(f"http://127.0.0.1:{port}/api/crm/crmboardcolumns", headers=NEXUDUS,
-                                 timeout=10).status_code for _ in range(40)]
-        finally:
-            process.terminate()
-            process.wait(timeout=10)
+        with running("--vendor", "nexudus", "--error-rate", "0.3", "--latency", "5ms±2", "--seed", "7") as url:
+            return [requests.get(f"{url}/api/crm/crmboardcolumns", headers=NEXUDUS, timeout=10).status_code
+                    for _ in range(40)]
 
     first = run()
     assert set(first) == {200, 503, 409} and 4 <= first.count(200) <= 36
     assert run() == first
+
+
+# -- every answer and every fault, on every vendor -------------------------------------------------------
+CALLS = {  # one write per vendor, as its client sends it: (path, headers, body, operationId, error keys)
+    "close": ("/close/api/v1/opportunity/", CLOSE, CREATE, "createOpportunity", {"error", "errors"}),
+    "nexudus": ("/nexudus/api/crm/crmopportunityhistories", NEXUDUS,
+                {"CrmOpportunityId": 1204567, "NewCrmBoardColumnId": 301}, "createCrmOpportunityHistory",
+                {"Message"}),
+    "sprinthub": ("/sprinthub/crmopportunity?id=1&i=acme", SPRINTHUB, {"title": "x", "lead_id": 8473},
+                  "createOpportunity", {"msg"}),
+}
+ERROR_STATUS = {"validation": 400, "unauthorized": 401, "forbidden": 403, "not_found": 404, "server_error": 503}
+FOLDED = {("sprinthub", "forbidden"): 401, ("sprinthub", "not_found"): 400}  # SprintHub documents neither
+
+
+@pytest.mark.parametrize("vendor", sorted(CALLS))
+@pytest.mark.parametrize("error", sorted(ERROR_STATUS))
+def test_every_named_error_in_every_vendors_shape(mock, vendor, error):
+    path, headers, body, operation, keys = CALLS[vendor]
+    override(mock, match={"vendor": vendor, "operation": operation}, respond={"error": error}, times=1)
+    response = requests.post(f"{mock}{path}", json=body, headers=headers, timeout=10)
+    assert response.status_code == FOLDED.get((vendor, error), ERROR_STATUS[error])
+    assert keys & set(response.json()), response.json()
+
+
+@pytest.mark.parametrize("vendor", sorted(CALLS))
+@pytest.mark.parametrize("fault, raised", [
+    ({"drop": True}, requests.ConnectionError), ({"reset": True}, requests.ConnectionError),
+    ({"truncated": True}, (requests.exceptions.ChunkedEncodingError, requests.ConnectionError)),
+    ({"timeout_s": 2}, requests.Timeout),
+], ids=["drop", "reset", "truncated", "timeout"])
+def test_every_fault_on_every_vendor_as_a_client_sees_it(mock, vendor, fault, raised):
+    path, headers, body, operation, _ = CALLS[vendor]
+    override(mock, match={"vendor": vendor, "operation": operation}, fault=fault, stage="after", times=1)
+    with pytest.raises(raised):
+        requests.post(f"{mock}{path}", json=body, headers=headers, timeout=1).json()
+    assert requests.post(f"{mock}{path}", json=body, headers=headers, timeout=10).status_code == 200  # times: 1

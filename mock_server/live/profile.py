@@ -12,12 +12,26 @@ class MissingCredentials(ValueError):
 
 
 @dataclass(frozen=True)
+class SideEffect:
+    """Records a create makes beside its own, and how a run that made them removes them."""
+
+    create: str  # operationId of the create that makes them
+    what: str  # for people: "status-change activities"
+    delete: str  # operationId deleting one (its one path parameter takes the ID)
+    listing: str | None = None  # a list operation finding them ...
+    by: str | None = None  # ... by this query parameter, given the created record's ID
+    from_answer: str | None = None  # or: the create's answer names one in this field ...
+    unless_sent: str | None = None  # ... unless the request itself sent that field
+
+
+@dataclass(frozen=True)
 class LiveProfile:
     rate: str  # client-side pace under the vendor's published limits, e.g. "5/s"
     # env → (credentials by security scheme name, fixed parameter values such as SprintHub's instance)
     credentials: Callable[[Mapping[str, str]], tuple[dict[str, str], dict[str, str]]]
     # (status, headers, body bytes) → is this the vendor's "slow down"? (429 always is)
     throttled: Callable[[int, Mapping, bytes], bool] = lambda status, headers, content: False
+    side_effects: tuple[SideEffect, ...] = ()
 
 
 def need(vendor: str, env: Mapping[str, str], *names: str) -> list[str]:

@@ -2,21 +2,22 @@
 
 Everything Close-specific lives in this package, one job per module: `formats` (dates, money,
 derived value fields), `errors` (error bodies), `filters` (list query parameters), `world` (the
-seeded organization and its users), `opportunities` and `status_changes` (the rules and handlers),
-`live` (how the real API is reached).
+seeded organization and its users), `opportunities`, `status_changes` and `leads` (the rules and
+handlers), `live` (how the real API is reached).
 """
 from __future__ import annotations
 
 from mock_server.problems import MockError
 from mock_server.vendors.base import Reply, Vendor
 from mock_server.vendors.close import errors
+from mock_server.vendors.close.leads import Leads
 from mock_server.vendors.close.live import LIVE
 from mock_server.vendors.close.opportunities import Opportunities
 from mock_server.vendors.close.status_changes import StatusChanges
 from mock_server.vendors.close.world import World
 
 
-class Close(World, Opportunities, StatusChanges, Vendor):
+class Close(World, Opportunities, StatusChanges, Leads, Vendor):
     name = "close"
     LIVE = LIVE
     reject_unknown_query = True
