@@ -9,11 +9,14 @@ from pathlib import Path
 from urllib.parse import quote, urlencode
 
 import pytest
+import requests
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from mock_server import VENDORS, create_app, load_spec, state_of
 from tests.conftest import CLOSE_AUTH, NEXUDUS_AUTH, SPRINTHUB_AUTH
+from tests.test_served_over_http import running
+from tests.test_server_sockets import SERVERS
 
 AUTH = {"close": CLOSE_AUTH, "nexudus": NEXUDUS_AUTH, "sprinthub": SPRINTHUB_AUTH}
 # The key every error body of the vendor carries (its spec's error schemas say the same).
@@ -163,10 +166,57 @@ def body_cases():
 def test_every_body_field_takes_every_hostile_value_without_a_500(vendor, operation_id, store, tmp_path):
     """Exhaustive, not sampled: each field of each documented request body, spoiled with each value
     that once broke a promise, sent as the vendor's client would (right media type, valid auth)."""
+    app = create_app(vendor, store="memory" if store == "memory" else f"sqlite:{tmp_path / 'mock.db'}", seed_data=3)
+    sweep_body_fields(vendor, operation_id, app.test_client(), state_of(app).store.collections)
+
+
+class SocketClient:
+    """The Flask test client's `open` and `get_json`, over a real socket to `crm-mock serve`."""
+
+    def __init__(self, url: str, prefix: str = "") -> None:
+        self.url, self.prefix, self.session = url, prefix, requests.Session()
+
+    def open(self, path, method, query_string=None, data=None, headers=None):
+        response = self.session.request(method, self.url + self.prefix + path, params=query_string, data=data,
+                                        headers=headers, timeout=10)
+        response.get_json = lambda silent=True: _json_or_none(response)
+        return response
+
+    def collections(self) -> dict:
+        response = self.session.get(self.url + "/__mock/records", timeout=10).json()["collections"]
+        return response
+
+
+def _json_or_none(response):
+    try:
+        return response.json()
+    except ValueError:
+        return None
+
+
+@pytest.fixture(scope="module", params=SERVERS)
+def served_mock(request):
+    with running("--server", request.param, "--seed-data", "3") as url:
+        yield url
+
+
+def socket_cases():
+    for vendor in VENDORS:
+        for op in load_spec(vendor).operations:
+            if op.has_body:
+                yield pytest.param(vendor, op.operation_id, id=f"{vendor}-{op.operation_id}")
+
+
+@pytest.mark.parametrize("vendor, operation_id", list(socket_cases()))
+def test_every_hostile_body_over_each_server_the_cli_offers(served_mock, vendor, operation_id):
+    """The same exhaustive sweep through `crm-mock serve` on each server: the HTTP layer adds nothing."""
+    client = SocketClient(served_mock, f"/{vendor}")
+    sweep_body_fields(vendor, operation_id, client, client.collections)
+
+
+def sweep_body_fields(vendor: str, operation_id: str, client, collections) -> None:
     spec = load_spec(vendor)
     op = spec.by_id[operation_id]
-    app = create_app(vendor, store="memory" if store == "memory" else f"sqlite:{tmp_path / 'mock.db'}", seed_data=3)
-    client, the_store = app.test_client(), state_of(app).store
     path_params = {p.name: "1" for p in op.parameters if p.location == "path"}
     query = {p.name: ("1" if spec.resolve(p.schema).get("type") == "integer" else "acme")
              for p in op.parameters if p.location == "query" and p.required}
@@ -178,11 +228,11 @@ def test_every_body_field_takes_every_hostile_value_without_a_500(vendor, operat
         for example in documented_bodies(op, spec):
             for name in body_fields(op, spec):
                 for value in HOSTILE_VALUES:
-                    before = the_store.collections()
+                    before = collections()
                     response = send(client, vendor, op, (path_params, query, AUTH[vendor],
                                                          encode({**example, name: value}), media))
                     check_answer(vendor, op, response.status_code, response.get_json(silent=True), before,
-                                 the_store.collections())
+                                 collections())
     finally:
         logging.disable(logging.NOTSET)
 

@@ -173,3 +173,49 @@ def test_workers_that_keep_dying_stop_the_server_with_a_reason():
     result = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True, timeout=30)
     assert result.returncode == 1
     assert "ended with status 3; starting another" in result.stderr and "cannot serve" in result.stderr
+
+
+def test_a_reset_during_a_write_load_on_a_shared_store_is_never_a_500():
+    """Two workers on one SQLite store; tokens issued and opportunities created while resets run."""
+    import threading
+
+    import requests
+
+    process, port = start("--workers", "2")
+    url = f"http://127.0.0.1:{port}"
+    statuses: list[int] = []
+    stop = threading.Event()
+
+    def load(path: str, **kwargs) -> None:
+        with requests.Session() as session:
+            while not stop.is_set():
+                statuses.append(session.post(url + path, timeout=10, **kwargs).status_code)
+
+    workers = [
+        threading.Thread(target=load, args=("/nexudus/api/token",),
+                         kwargs={"data": {"grant_type": "password", "username": "a@b.c", "password": "pw"}}),
+        threading.Thread(target=load, args=("/close/api/v1/opportunity/",),
+                         kwargs={"json": {"value": 5}, "headers": {"Authorization": "Bearer x"}}),
+    ]
+    try:
+        for thread in workers:
+            thread.start()
+        for _ in range(6):
+            assert requests.post(f"{url}/__mock/reset", timeout=30).status_code == 200
+            time.sleep(0.2)
+    finally:
+        stop.set()
+        for thread in workers:
+            thread.join(timeout=30)
+        process.terminate()
+        process.wait(timeout=10)
+    assert statuses and not [s for s in statuses if s >= 500], sorted(set(statuses))
+
+
+def test_the_scratch_store_made_for_workers_is_removed_on_exit():
+    process, _port = start("--workers", "2", "--vendor", "close")
+    process.terminate()
+    process.wait(timeout=10)
+    stderr = process.stderr.read().decode()
+    scratch = Path(stderr.split("sharing state through sqlite:", 1)[1].split()[0]).parent
+    assert scratch.name.startswith("crm-mock-") and not scratch.exists()
