@@ -21,6 +21,7 @@ class Redactor:
     def __init__(self, names: Iterable[str] = ()) -> None:
         self.names = frozenset(_normal(n) for n in names)
         self._verdicts: dict[str, bool] = {}  # name → sensitive? (the same few names every request)
+        self._header_names: dict[str, str] = {}  # environ key → header name ("" for what is not one)
 
     @classmethod
     def for_schemes(cls, schemes: Mapping[str, dict]) -> Redactor:
@@ -44,6 +45,25 @@ class Redactor:
                 value = f"{scheme} {MASK}" if scheme else MASK  # "Bearer ***" still says which scheme
             out[name] = value
         return out
+
+    def environ_headers(self, environ) -> dict[str, str]:
+        """`headers` straight from a WSGI environ (werkzeug's header view costs more, per request)."""
+        out = {}
+        names = self._header_names
+        for key, value in environ.items():
+            name = names.get(key)
+            if name is None:
+                if key.startswith("HTTP_"):
+                    name = key[5:].replace("_", "-").title()
+                elif key in ("CONTENT_TYPE", "CONTENT_LENGTH"):
+                    name = key.replace("_", "-").title()
+                else:
+                    name = ""
+                if len(names) < self.CACHE_SIZE:
+                    names[key] = name
+            if name and value:
+                out[name] = value
+        return self.headers(out)
 
     def query(self, query_string: str) -> str:
         if not query_string:

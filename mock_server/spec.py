@@ -56,12 +56,16 @@ Validator: type[Draft202012Validator] = validators.extend(
     Draft202012Validator, type_checker=Draft202012Validator.TYPE_CHECKER.redefine("integer", _is_integer))
 
 
+INT64 = (-(2**63), 2**63 - 1)
+
+
 def _bounded(node: dict) -> dict:
     """An integer without a declared format is an int64: nothing the vendors or the stores hold is
-    wider, and an unbounded one ended as an OverflowError (a 500) or silently lost precision."""
+    wider, and an unbounded one ended as an OverflowError (a 500) or silently lost precision.
+    As minimum/maximum (plain comparisons), not `format: int64`: this runs on every integer sent."""
     types = node.get("type")
     if "format" not in node and (types == "integer" or (isinstance(types, list) and "integer" in types)):
-        return {**node, "format": "int64"}
+        return {"minimum": INT64[0], "maximum": INT64[1], **node}
     return node
 
 

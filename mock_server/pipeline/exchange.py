@@ -34,7 +34,7 @@ class Reply:
     headers: dict = field(default_factory=dict)
 
 
-@dataclass(eq=False)
+@dataclass(eq=False, slots=True)
 class Exchange:
     """One request on its way through the stages, and everything they learned about it."""
 

@@ -31,7 +31,7 @@ class Journal:
     def entries(self, limit: int | None = None) -> list[dict]:
         with self._lock:
             items = list(self._entries)
-        return items[-limit:] if limit else items
+        return [_readable(e) for e in (items[-limit:] if limit else items)]
 
     def view(self, entry: dict) -> dict:
         """A journal entry as `match` sees a request (steering/matching.py)."""
@@ -40,6 +40,12 @@ class Journal:
     def clear(self) -> None:
         with self._lock:
             self._entries.clear()
+
+
+def _readable(entry: dict) -> dict:
+    """Times are kept as numbers (cheap on every request) and written out only when read."""
+    return {**entry, "time": datetime.fromtimestamp(entry["time"], UTC).isoformat(),
+            "duration_ms": round(entry["duration_ms"], 3)}
 
 
 class Record(Stage):
@@ -56,7 +62,7 @@ class Record(Stage):
         assert reply is not None  # the envelope stage made one
         redact = self.redactor
         self.mount.journal.record({
-            "time": datetime.now(UTC).isoformat(),
+            "time": time.time(),
             "vendor": self.mount.vendor.name,
             "operation": op.operation_id if op else None,
             "method": request.method,
@@ -64,14 +70,15 @@ class Record(Stage):
             "relative_path": request.path[len(self.mount.base):] or "/",
             "template": op.path if op else None,
             "query": redact.query(request.query_string.decode("latin-1")),
-            "headers": redact.headers(request.headers),
+            "headers": redact.environ_headers(request.environ),
             "body": redact.body(exchange.body),
             "status": reply.status,
-            "duration_ms": round((time.perf_counter() - exchange.started) * 1000, 3),
+            "duration_ms": (time.perf_counter() - exchange.started) * 1000,
             "override": exchange.override.id if exchange.override else None,
             "user": exchange.principal.user if exchange.principal else None,
             "message": message_of(reply),
-            "problems": [{"field": p.field, "message": p.message} for p in exchange.problems],
+            "problems": [{"field": p.field, "message": p.message} for p in exchange.problems] if exchange.problems
+            else [],
         })
         return None
 

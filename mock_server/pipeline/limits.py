@@ -18,6 +18,9 @@ class Limits(Stage):
 
     def __call__(self, exchange: Exchange) -> Outcome:
         environ = exchange.request.environ
+        # Every string in the environ at once (C speed) bounds the headers' size: most requests stop here.
+        if sum(map(len, filter(str.__instancecheck__, environ.values()))) <= MAX_HEADER_BYTES:
+            return None
         size = sum(len(key) + len(value) for key, value in environ.items() if key[:5] == "HTTP_")
         if size > MAX_HEADER_BYTES:
             return MockError(431, "headers_too_large",
