@@ -41,8 +41,9 @@ class Redactor:
         out = {}
         for name, value in headers.items():
             if self.sensitive(name):  # cached per name: the same few names come every request
-                scheme = value.split(" ", 1)[0] if " " in value else ""
-                value = f"{scheme} {MASK}" if scheme else MASK  # "Bearer ***" still says which scheme
+                # "Bearer ***" still says which scheme; only Authorization headers start with one.
+                scheme = value.split(" ", 1)[0] if " " in value and name.lower().endswith("authorization") else ""
+                value = f"{scheme} {MASK}" if scheme else MASK
             out[name] = value
         return out
 

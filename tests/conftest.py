@@ -1,8 +1,9 @@
-"""Shared fixtures: every vendor test runs against both stores (memory and SQLite)."""
+"""Shared fixtures: every vendor test runs against every store (memory, SQLite, PostgreSQL)."""
 from __future__ import annotations
 
 import base64
 import contextlib
+import os
 import threading
 
 import pytest
@@ -26,8 +27,10 @@ NEXUDUS_AUTH = bearer("nexudus-test-token")
 SPRINTHUB_AUTH = {**bearer("sprinthub-test-token"), "apitoken": "sprinthub-api-token"}
 
 
-@pytest.fixture(params=["memory", "sqlite"])
+@pytest.fixture(params=["memory", "sqlite", "postgresql"])
 def store_url(request, tmp_path) -> str:
+    if request.param == "postgresql":
+        return request.getfixturevalue("postgres_url")
     return "memory" if request.param == "memory" else f"sqlite:{tmp_path / 'mock.db'}"
 
 
@@ -72,3 +75,34 @@ def served(app):
     finally:
         server.shutdown()
         thread.join(timeout=10)
+
+
+@pytest.fixture(scope="session")
+def postgres_url() -> str:
+    """A throwaway PostgreSQL cluster for the session (initdb + pg_ctl; as the postgres user when
+    running as root, since initdb refuses root). Skips loudly where the binaries are missing."""
+    import shutil
+    import subprocess
+    import tempfile
+    from pathlib import Path
+
+    from tests.test_served_over_http import free_port
+
+    if not shutil.which("initdb") or not shutil.which("pg_ctl"):
+        pytest.skip("LOUD SKIP: initdb/pg_ctl are not on PATH, so the PostgreSQL store is untested here")
+    base = Path(tempfile.mkdtemp(prefix="crm-mock-pg-"))  # not pytest's tmp: its 0700 parents stop postgres
+    as_owner = []
+    if os.geteuid() == 0:
+        shutil.chown(base, "postgres", "postgres")
+        as_owner = ["runuser", "-u", "postgres", "--"]
+    data, port = base / "data", free_port()
+    subprocess.run([*as_owner, "initdb", "-A", "trust", "--no-sync", "-U", "postgres", "-D", str(data)],
+                   check=True, capture_output=True)
+    options = f"-p {port} -k {base} -c listen_addresses=127.0.0.1 -c fsync=off -c max_connections=200"
+    subprocess.run([*as_owner, "pg_ctl", "-D", str(data), "-o", options, "-l", str(base / "log"), "-w", "start"],
+                   check=True, capture_output=True)
+    try:
+        yield f"postgresql://postgres@127.0.0.1:{port}/postgres"
+    finally:
+        subprocess.run([*as_owner, "pg_ctl", "-D", str(data), "-m", "immediate", "stop"], capture_output=True)
+        shutil.rmtree(base, ignore_errors=True)

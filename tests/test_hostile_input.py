@@ -158,15 +158,17 @@ def body_cases():
     for vendor in VENDORS:
         for op in load_spec(vendor).operations:
             if op.has_body:
-                for store in ("memory", "sqlite"):
+                for store in ("memory", "sqlite", "postgresql"):
                     yield pytest.param(vendor, op.operation_id, store, id=f"{vendor}-{op.operation_id}-{store}")
 
 
 @pytest.mark.parametrize("vendor, operation_id, store", list(body_cases()))
-def test_every_body_field_takes_every_hostile_value_without_a_500(vendor, operation_id, store, tmp_path):
+def test_every_body_field_takes_every_hostile_value_without_a_500(vendor, operation_id, store, tmp_path, request):
     """Exhaustive, not sampled: each field of each documented request body, spoiled with each value
     that once broke a promise, sent as the vendor's client would (right media type, valid auth)."""
-    app = create_app(vendor, store="memory" if store == "memory" else f"sqlite:{tmp_path / 'mock.db'}", seed_data=3)
+    url = {"memory": "memory", "sqlite": f"sqlite:{tmp_path / 'mock.db'}"}.get(store) \
+        or request.getfixturevalue("postgres_url")
+    app = create_app(vendor, store=url, seed_data=3)
     sweep_body_fields(vendor, operation_id, app.test_client(), state_of(app).store.collections)
 
 

@@ -66,6 +66,7 @@ def test_the_journal_over_a_real_socket_never_shows_the_credential():
         request = urllib.request.Request(f"{url}/crmopportunity?id=1&i=acme&apitoken={SECRET}", method="POST",
                                          data=b'{"title": "x", "lead_id": 8473}',
                                          headers={"Authorization": f"Bearer {SECRET}", "apitoken": SECRET,
+                                                  "Cookie": f"session={SECRET}; theme=dark",
                                                   "Content-Type": "application/json"})
         with urllib.request.urlopen(request, timeout=10) as response:
             assert response.status == 200
@@ -119,12 +120,15 @@ def issue(client) -> dict:
 
 
 def test_issued_tokens_are_unpredictable_and_die_with_a_reset():
-    one, two = create_app("nexudus").test_client(), create_app("nexudus").test_client()
+    keys = {"nexudus": [{"credentials": {"BasicAuth": "a@b.c:pw"}, "user": {"Email": "a@b.c"}}]}
+    one = create_app("nexudus", keys=keys, admin_key="adm1n").test_client()
+    two = create_app("nexudus", keys=keys, admin_key="adm1n").test_client()
     first = issue(one)
     assert first["access_token"] != issue(two)["access_token"]  # same seed, different tokens
-    columns = "/api/crm/crmboardcolumns"
-    assert one.get(columns, headers={"Authorization": f"Bearer {first['access_token']}"}).status_code == 200
-    one.post("/__mock/reset")
+    columns, bearer = "/api/crm/crmboardcolumns", {"Authorization": f"Bearer {first['access_token']}"}
+    assert one.get(columns, headers=bearer).status_code == 200  # keys list no bearer token: it is the issued one
+    one.post("/__mock/reset", headers=admin("adm1n"))
+    assert one.get(columns, headers=bearer).status_code == 401  # gone with the reset
     assert issue(one)["access_token"] != first["access_token"]
 
 

@@ -191,6 +191,36 @@ def test_verify_counts_and_explains_near_misses(mock):
     assert any(line.startswith("body.value: expected 9") for line in nearest["differences"])
 
 
+def test_near_misses_are_only_requests_that_did_not_match(mock):
+    create_close(mock)
+    requests.post(f"{mock}/close/api/v1/opportunity/", json={"value": 7}, headers=CLOSE, timeout=10)
+    answer = requests.post(f"{mock}/__mock/verify", json={"match": {"operation": "createOpportunity",
+                                                                     "body": {"value": 500}}, "count": 2},
+                           timeout=10).json()
+    assert answer["count"] == 1 and answer["expected"] == "exactly 2"
+    assert answer["near_misses"] and all(miss["differences"] for miss in answer["near_misses"])
+    assert answer["near_misses"][0]["request"]["body"]["value"] == 7
+
+
+@pytest.mark.parametrize("path, body", [
+    ("/__mock/requests/find", {"since": 1}), ("/__mock/requests/find", {"limit": "2"}),
+    ("/__mock/requests/find", [1]), ("/__mock/verify", {"match": {}, "since": "yesterday"}),
+    ("/__mock/verify", {"match": {}, "status": "200"}),
+    ("/__mock/overrides", {"respond": {"error": "rate_limited", "retry_after": "soon"}}),
+    ("/__mock/overrides", {"respond": {"status": 200, "headers": {"X-Evil": "a\r\nSet-Cookie: x=1"}}}),
+])
+def test_control_api_input_mistakes_are_400s_not_500s(mock, path, body):
+    response = requests.post(f"{mock}{path}", json=body, timeout=10)
+    assert response.status_code == 400 and response.json()["error"], response.text
+
+
+def test_overrides_do_not_show_secrets_they_match_on(mock):
+    override(mock, match={"headers": {"Authorization": "Bearer s3cr3t-abc"}, "query": {"api_key": "s3cr3t-abc"},
+                          "credential": "s3cr3t-abc"}, respond={"status": 204})
+    assert "s3cr3t-abc" not in requests.get(f"{mock}/__mock/overrides", timeout=10).text
+    assert requests.get(f"{mock}/__mock/records/__mock.overrides", timeout=10).status_code == 404
+
+
 def test_the_journal_filters_like_a_match(mock):
     create_close(mock)
     requests.get(f"{mock}/close/api/v1/status/opportunity/", headers=CLOSE, timeout=10)

@@ -103,13 +103,19 @@ class Pipeline:
             exchange.error = outcome
         else:
             exchange.reply = outcome
-        for stage in self.response_stages:
-            replaced = stage(exchange)
-            if isinstance(replaced, Reply):
-                exchange.reply = replaced
-        reply = exchange.reply
-        assert reply is not None  # a handler's reply, or the envelope's for a refusal
-        response = Response(jsonio.dumps(reply.body), reply.status, reply.headers, mimetype="application/json")
+        try:
+            for stage in self.response_stages:
+                replaced = stage(exchange)
+                if isinstance(replaced, Reply):
+                    exchange.reply = replaced
+            reply = exchange.reply
+            assert reply is not None  # a handler's reply, or the envelope's for a refusal
+            response = Response(jsonio.dumps(reply.body), reply.status, reply.headers, mimetype="application/json")
+        except Exception:  # noqa: BLE001 - as in the request stages: never a traceback to the client
+            log.exception("answering failed for %s %s", request.method, request.path)
+            error = MockError(500, "internal", "The mock failed to handle this request; see its log.")
+            reply = self.mount.vendor.error_reply(error, exchange.op)
+            return Response(jsonio.dumps(reply.body), 500, mimetype="application/json")
         if exchange.fault is None:
             return response
         wait(exchange.fault, self.rng)

@@ -18,6 +18,7 @@ from mock_server.problems import MISSING, MockError, Problem, validation_failed
 from mock_server.spec import Operation, Spec
 
 FORM_MEDIA = "application/x-www-form-urlencoded"
+NUL_MESSAGE = "Must not contain a NUL character."
 
 
 def primary_type(schema: dict, spec: Spec) -> str | None:
@@ -86,6 +87,9 @@ class RequestValidator:
                 elif default is not MISSING:
                     out[param.name] = default
                 continue
+            if "\x00" in raw:  # no store can keep it (PostgreSQL refuses NUL in text): refused everywhere
+                problems.append(Problem(param.name, "invalid", NUL_MESSAGE, raw))
+                continue
             value = _coerce(raw, json_type)
             found = problems_from(validator.iter_errors(value), prefix=param.name)
             problems.extend(found)
@@ -127,11 +131,15 @@ class RequestValidator:
                 body = dict(parse_qsl(raw.decode("utf-8"), keep_blank_values=True))
             except UnicodeDecodeError:
                 return MockError(400, "malformed", "The form body is not valid UTF-8.")
+            if any("\x00" in value for value in body.values()):
+                return MockError(400, "malformed", f"The form body contains a NUL character: {NUL_MESSAGE}")
         else:
             try:
                 body = jsonio.loads(raw)
             except ValueError as exc:
                 return MockError(400, "malformed", f"The request body is not valid JSON: {exc}.")
+            if b"\\u0000" in raw:
+                return MockError(400, "malformed", f"The request body contains \\u0000: {NUL_MESSAGE}")
             # Only a body with that many brackets can nest that deep: most are never walked.
             if raw.count(b"[") + raw.count(b"{") > jsonio.MAX_DEPTH and jsonio.deeper_than(body):
                 return MockError(400, "malformed", f"The request body nests deeper than {jsonio.MAX_DEPTH} levels.")

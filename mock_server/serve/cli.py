@@ -27,7 +27,9 @@ def main():
 @click.option("--port", default=8080, show_default=True, type=int)
 @click.option("--vendor", default="all", type=VENDOR_CHOICE, show_default=True,
               help="One vendor served at the root, or all behind /close, /nexudus, /sprinthub.")
-@click.option("--store", default="memory", show_default=True, help="memory, or sqlite:PATH (shared by workers).")
+@click.option("--store", default="memory", show_default=True,
+              help="memory; sqlite:PATH (shared by workers on one host); postgresql://USER@HOST:PORT/DB (shared by "
+                   "workers on many hosts).")
 @click.option("--workers", default=1, show_default=True, type=click.IntRange(1, 64),
               help="Worker processes. More than 1 shares state through SQLite; a dead worker is replaced.")
 @click.option("--server", "server_kind", default="auto", show_default=True,

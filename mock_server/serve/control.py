@@ -6,6 +6,7 @@ from pathlib import Path
 
 from flask import Blueprint, Response, current_app, jsonify, request
 
+from mock_server.redaction import Redactor
 from mock_server.serve.state import MockState, state_of
 from mock_server.steering.matching import BadMatch, parse_match
 from mock_server.steering.verify import select, verify
@@ -76,16 +77,22 @@ def requests_journal():
 @control_blueprint.post("/requests/find")
 def requests_find():
     """The journal entries matching a JSON `match` (body, query, headers subsets too)."""
-    return _found(_state(), request.get_json(silent=True) or {})
+    body = request.get_json(silent=True)
+    return _found(_state(), {} if body is None else body)
 
 
-def _found(state: MockState, query: dict):
+def _found(state: MockState, query):
+    if not isinstance(query, dict):
+        return jsonify(error="a JSON object with match, status, since and limit"), 400
+    limit, status = query.get("limit"), query.get("status")
+    for name, value in (("limit", limit), ("status", status)):
+        if value is not None and (isinstance(value, bool) or not isinstance(value, int) or value < 1):
+            return jsonify(error=f"{name}: a whole number from 1"), 400
     try:
         match = parse_match(query.get("match"), state.operations)
+        entries = select(state.journal, match, status, query.get("since"))
     except BadMatch as error:
         return jsonify(error=str(error)), 400
-    entries = select(state.journal, match, query.get("status"), query.get("since"))
-    limit = query.get("limit")
     return jsonify(requests=entries[-limit:] if limit else entries)
 
 
@@ -129,11 +136,19 @@ def delete_overrides():
 
 
 def _shown(record: dict) -> dict:
-    """An override as listed: a credential it matches on is a secret, so it is masked."""
-    match = record.get("match") or {}
+    """An override as listed: what it matches on may be a secret (a credential, an Authorization
+    header, an api_key in the query), so those are masked as in the journal."""
+    match = dict(record.get("match") or {})
     if match.get("credential"):
-        record = {**record, "match": {**match, "credential": "***"}}
-    return record
+        match["credential"] = "***"
+    if isinstance(match.get("headers"), dict):
+        match["headers"] = LISTING_REDACTOR.headers(match["headers"])
+    if isinstance(match.get("query"), dict):
+        match["query"] = {k: "***" if LISTING_REDACTOR.sensitive(k) else v for k, v in match["query"].items()}
+    return {**record, "match": match}
+
+
+LISTING_REDACTOR = Redactor()
 
 
 @control_blueprint.get("/records")
@@ -146,4 +161,6 @@ def records_overview():
 def records(collection: str):
     """Everything in one collection, e.g. /__mock/records/sprinthub.opportunities — handy where the
     vendor itself has no read endpoint (SprintHub)."""
+    if collection.startswith("__"):  # the mock's own bookkeeping (overrides): see /__mock/overrides
+        return jsonify(error=f"no collection {collection!r}"), 404
     return jsonify(records=_state().store.all(collection))

@@ -32,21 +32,29 @@ class FaultyResponse:
         self.fault, self.response = fault, response
 
     def __call__(self, environ, start_response):
-        fault, sock = self.fault, connection_socket(environ)
+        fault, (sock, ours) = self.fault, connection_socket(environ)
         if fault.timeout_s:
             time.sleep(fault.timeout_s)
         if fault.truncated:
-            return self._truncated(environ, start_response, sock)
-        cut(sock, reset=fault.reset)
+            return self._truncated(start_response, sock, ours)
+        try:
+            cut(sock, reset=fault.reset)
+        finally:
+            if ours:
+                sock.close()  # our duplicate; the server still owns its descriptor
         start_response("200 OK", [("Content-Length", "0"), ("Connection", "close")])  # to a closed socket
         return []
 
-    def _truncated(self, environ, start_response, sock):
+    def _truncated(self, start_response, sock, ours):
         body = self.response.get_data()
         headers = [(k, v) for k, v in self.response.headers.items() if k.lower() != "content-length"]
         start_response(self.response.status, [*headers, ("Content-Length", str(len(body))), ("Connection", "close")])
-        yield body[: len(body) // 2]
-        cut(sock, reset=False)
+        try:
+            yield body[: len(body) // 2]
+            cut(sock, reset=False)
+        finally:
+            if ours:
+                sock.close()
 
 
 def cut(sock: socket.socket | None, reset: bool) -> None:
@@ -70,11 +78,13 @@ def _reset(sock: socket.socket) -> None:
         sock.shutdown(socket.SHUT_RDWR)
 
 
-def connection_socket(environ) -> socket.socket | None:
+def connection_socket(environ) -> tuple[socket.socket | None, bool]:
+    """The connection's socket, and whether it is a duplicate of ours to close."""
     for key in ("gunicorn.socket", "werkzeug.socket"):
         if isinstance(environ.get(key), socket.socket):
-            return environ[key]
-    return _find_by_peer(environ.get("REMOTE_ADDR"), environ.get("REMOTE_PORT"))
+            return environ[key], False
+    found = _find_by_peer(environ.get("REMOTE_ADDR"), environ.get("REMOTE_PORT"))
+    return found, found is not None
 
 
 def _find_by_peer(address: str | None, port: str | None) -> socket.socket | None:
@@ -86,8 +96,13 @@ def _find_by_peer(address: str | None, port: str | None) -> socket.socket | None
         try:
             if not os.readlink(f"/proc/self/fd/{name}").startswith("socket:"):
                 continue
-            candidate = socket.socket(fileno=os.dup(int(name)))
+            duplicate = os.dup(int(name))
         except OSError:
+            continue
+        try:
+            candidate = socket.socket(fileno=duplicate)
+        except OSError:
+            os.close(duplicate)
             continue
         try:
             if candidate.getpeername()[:2] == peer:

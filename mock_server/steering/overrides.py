@@ -134,6 +134,13 @@ def _respond(raw) -> Mapping | None:
             raise BadMatch(f"respond.{unknown[0]}: unknown field; with error: {', '.join(sorted(allowed))}")
         if raw["error"] == "server_error" and raw.get("status", 503) not in SERVER_ERROR_STATUSES:
             raise BadMatch(f"respond.status: a server_error is one of {', '.join(map(str, SERVER_ERROR_STATUSES))}")
+        for name in ("message", "field", "resource"):
+            if name in raw and not isinstance(raw[name], str):
+                raise BadMatch(f"respond.{name}: a string")
+        for name, low in (("retry_after", 0), ("limit", 1)):
+            value = raw.get(name, low)
+            if isinstance(value, bool) or not isinstance(value, int | float) or not low <= value <= 86_400:
+                raise BadMatch(f"respond.{name}: a number from {low} to 86400")
         return dict(raw)
     unknown = sorted(set(raw) - {"status", "headers", "body"})
     if unknown:
@@ -142,8 +149,10 @@ def _respond(raw) -> Mapping | None:
     if not _is_int(status) or not 100 <= status <= 599:
         raise BadMatch("respond.status: a whole number from 100 to 599")
     headers = raw.get("headers") or {}
-    if not isinstance(headers, Mapping) or not all(isinstance(v, str) for v in headers.values()):
-        raise BadMatch("respond.headers: an object of header names and string values")
+    if not isinstance(headers, Mapping) or not all(
+            isinstance(k, str) and isinstance(v, str) and not any(c in k + v for c in "\r\n\x00")
+            for k, v in headers.items()):
+        raise BadMatch("respond.headers: an object of header names and string values, without line breaks")
     return dict(raw)
 
 

@@ -1,4 +1,5 @@
-"""Where the mock keeps what clients create. `open_store("memory")` or `open_store("sqlite:PATH")`."""
+"""Where the mock keeps what clients create: `open_store("memory")`, `open_store("sqlite:PATH")` or
+`open_store("postgresql://user@host:port/db")`."""
 from mock_server.store.base import Query, Store
 from mock_server.store.memory import MemoryStore
 from mock_server.store.sqlite import SqliteStore
@@ -9,7 +10,17 @@ def open_store(url: str = "memory") -> Store:
         return MemoryStore()
     if url.startswith("sqlite:"):
         return SqliteStore(url.removeprefix("sqlite:"))
-    raise ValueError(f"unknown store {url!r}: use 'memory' or 'sqlite:PATH'")
+    if url.startswith(("postgresql://", "postgres://")):
+        from mock_server.store.postgresql import PostgresStore  # psycopg only when asked for
+
+        # One store (one connection pool) per database per process, however many apps open it.
+        if url not in _POSTGRES:
+            _POSTGRES[url] = PostgresStore(url)
+        return _POSTGRES[url]
+    raise ValueError(f"unknown store {url!r}: use 'memory', 'sqlite:PATH' or 'postgresql://...'")
+
+
+_POSTGRES: dict[str, Store] = {}
 
 
 __all__ = ["MemoryStore", "Query", "SqliteStore", "Store", "open_store"]

@@ -9,6 +9,7 @@ import fcntl
 import os
 import sqlite3
 import threading
+import types
 from contextlib import contextmanager
 
 from mock_server import jsonio
@@ -25,6 +26,17 @@ INT64_MAX = 2**63 - 1
 SQL_OPERATORS = {"eq": "=", "gt": ">", "gte": ">=", "lt": "<", "lte": "<="}
 
 
+def _connection_scope():
+    """Where a connection is kept: per thread, or once per process under gevent (where a thread-local
+    is per greenlet, and a connection per request left a descriptor behind each time)."""
+    try:
+        from gevent import monkey
+    except ImportError:
+        return threading.local()
+    # Sharing is safe there: one OS thread, and nothing inside a transaction yields to another greenlet.
+    return types.SimpleNamespace() if monkey.is_module_patched("threading") else threading.local()
+
+
 def _key(key) -> str:
     # Integer and string ids share one TEXT column; the type prefix keeps 1 and "1" apart.
     return f"i:{key}" if isinstance(key, int) else f"s:{key}"
@@ -37,7 +49,7 @@ def _json_path(name: str) -> str:
 class SqliteStore(Store):
     def __init__(self, path: str):
         self.path = path
-        self._local = threading.local()
+        self._local = _connection_scope()
         # Writers queue on an flock before BEGIN IMMEDIATE: SQLite's own busy handler sleeps in
         # growing steps while it waits, which showed up as p99 spikes with two workers.
         self._lock_fd = os.open(path + ".lock", os.O_RDWR | os.O_CREAT, 0o644)

@@ -1,0 +1,185 @@
+"""A store in PostgreSQL, so workers on many hosts share one mock (`--store postgresql://...`).
+
+Records are JSONB rows; filters, ordering, pages and totals run in SQL. Counters and the clock are
+single-statement upserts, unique across every process. Read-modify-write transactions take one
+transaction-scoped advisory lock first: writers queue as they do on SQLite (BEGIN IMMEDIATE), so no
+update is lost and no side effect is half-applied, at the cost of one writer at a time per database
+(reads never wait). Row locks would let unrelated writes overlap; they are left for when a
+benchmark shows the queue is the bottleneck.
+"""
+from __future__ import annotations
+
+import os
+import threading
+from contextlib import contextmanager
+
+from mock_server import jsonio
+from mock_server.store.base import Query, Store
+
+SCHEMA_VERSION = 1
+SCHEMA = """
+CREATE TABLE IF NOT EXISTS crm_mock_meta (name TEXT PRIMARY KEY, value TEXT NOT NULL);
+CREATE TABLE IF NOT EXISTS crm_mock_records (
+    seq BIGSERIAL PRIMARY KEY, collection TEXT NOT NULL, key TEXT NOT NULL, data JSONB NOT NULL,
+    UNIQUE (collection, key));
+CREATE TABLE IF NOT EXISTS crm_mock_counters (name TEXT PRIMARY KEY, value BIGINT NOT NULL);
+"""
+WRITE_LOCK = 0x63726D6D  # "crmm": the advisory lock every read-modify-write takes first
+SQL_OPERATORS = {"gt": ">", "gte": ">=", "lt": "<", "lte": "<="}
+
+
+class SchemaTooNew(RuntimeError):
+    """The database was made by a newer crm-mock: refuse rather than guess."""
+
+
+def _key(key) -> str:
+    return f"i:{key}" if isinstance(key, int) else f"s:{key}"
+
+
+class PostgresStore(Store):
+    def __init__(self, url: str) -> None:
+        self.url = url
+        self._local = threading.local()  # the connection of an open transaction, per thread
+        self._pool = None
+        self._pool_pid = 0
+        self._guard = threading.Lock()
+        with self._connection() as db:
+            self._migrate(db)
+
+    # -- connections ----------------------------------------------------------------------------------
+    def _pool_here(self):
+        """One pool per process, opened after a fork (a pool must never cross one)."""
+        if self._pool is None or self._pool_pid != os.getpid():
+            with self._guard:
+                if self._pool is None or self._pool_pid != os.getpid():
+                    from psycopg_pool import ConnectionPool
+
+                    self._pool = ConnectionPool(self.url, min_size=1, max_size=8, open=True,
+                                                kwargs={"autocommit": True})
+                    self._pool_pid = os.getpid()
+        return self._pool
+
+    @contextmanager
+    def _connection(self):
+        held = getattr(self._local, "db", None)
+        if held is not None:  # inside transaction(): every statement joins it
+            yield held
+            return
+        with self._pool_here().connection() as db:
+            yield db
+
+    def _migrate(self, db) -> None:
+        with db.transaction():
+            db.execute("SELECT pg_advisory_xact_lock(%s)", (WRITE_LOCK,))
+            db.execute(SCHEMA)
+            row = db.execute("SELECT value FROM crm_mock_meta WHERE name = 'schema_version'").fetchone()
+            if row is None:
+                db.execute("INSERT INTO crm_mock_meta VALUES ('schema_version', %s)", (str(SCHEMA_VERSION),))
+            elif int(row[0]) > SCHEMA_VERSION:
+                raise SchemaTooNew(f"{self.url.split('@')[-1]}: schema version {row[0]} is newer than this "
+                                   f"crm-mock's {SCHEMA_VERSION}; upgrade crm-mock or use another database")
+
+    @contextmanager
+    def _write(self):
+        if getattr(self._local, "db", None) is not None:
+            with self._local.db.transaction():  # nested: a savepoint
+                yield self._local.db
+            return
+        with self._pool_here().connection() as db:
+            with db.transaction():
+                db.execute("SELECT pg_advisory_xact_lock(%s)", (WRITE_LOCK,))
+                self._local.db = db
+                try:
+                    yield db
+                finally:
+                    self._local.db = None
+
+    def transaction(self):
+        return self._write()
+
+    # -- records --------------------------------------------------------------------------------------
+    def insert(self, collection, key, record):
+        with self._connection() as db:
+            db.execute("INSERT INTO crm_mock_records (collection, key, data) VALUES (%s, %s, %s::jsonb)",
+                       (collection, _key(key), jsonio.dumps(record).decode()))
+
+    def get(self, collection, key):
+        with self._connection() as db:
+            row = db.execute("SELECT data::text FROM crm_mock_records WHERE collection = %s AND key = %s",
+                             (collection, _key(key))).fetchone()
+        return None if row is None else jsonio.loads(row[0])
+
+    def replace(self, collection, key, record):
+        with self._connection() as db:
+            db.execute("UPDATE crm_mock_records SET data = %s::jsonb WHERE collection = %s AND key = %s",
+                       (jsonio.dumps(record).decode(), collection, _key(key)))
+
+    def delete(self, collection, key):
+        with self._connection() as db:
+            cursor = db.execute("DELETE FROM crm_mock_records WHERE collection = %s AND key = %s",
+                                (collection, _key(key)))
+            return cursor.rowcount > 0
+
+    def query(self, collection, query: Query):
+        rows, total = self._select(collection, query)
+        return [jsonio.loads(text) for text in rows], total
+
+    def page(self, collection, query: Query):
+        rows, total = self._select(collection, query)  # stored JSON goes out as is
+        return [jsonio.raw_fragment(text) for text in rows], total
+
+    def _select(self, collection, query: Query) -> tuple[list[str], int]:
+        clauses, args = ["collection = %s"], [collection]
+        for name, op, value in query.where:
+            field = "data -> %s::text"
+            if op == "in":
+                clauses.append(f"{field} = ANY(%s::jsonb[])")
+                args += [name, [jsonio.dumps(v).decode() for v in value]]
+            elif op == "eq" and value is None:  # as in memory: a missing field equals None
+                clauses.append(f"({field} IS NULL OR {field} = 'null'::jsonb)")
+                args += [name, name]
+            elif op == "eq":
+                clauses.append(f"{field} = %s::jsonb")
+                args += [name, jsonio.dumps(value).decode()]
+            else:
+                clauses.append(f"{field} {SQL_OPERATORS[op]} %s::jsonb AND {field} <> 'null'::jsonb")
+                args += [name, jsonio.dumps(value).decode(), name]
+        where = " AND ".join(clauses)
+        order, order_args = [], []
+        for name, descending in query.order_by:  # missing and null last, as in memory
+            order.append("(data -> %s::text IS NULL OR data -> %s::text = 'null'::jsonb), data -> %s::text "
+                         + ("DESC" if descending else "ASC"))
+            order_args += [name, name, name]
+        sql = f"SELECT data::text FROM crm_mock_records WHERE {where} ORDER BY {', '.join([*order, 'seq'])}"
+        page_args = [*args, *order_args]
+        if query.limit is not None or query.offset:
+            sql += " LIMIT %s OFFSET %s"
+            page_args += [query.limit, min(query.offset, 2**63 - 1)]
+        with self._connection() as db:
+            rows = [r[0] for r in db.execute(sql, page_args)]
+            total = db.execute(f"SELECT COUNT(*) FROM crm_mock_records WHERE {where}", args).fetchone()[0]
+        return rows, total
+
+    # -- counters, clock, housekeeping ----------------------------------------------------------------
+    def next_value(self, counter):
+        with self._connection() as db:
+            return db.execute(
+                "INSERT INTO crm_mock_counters (name, value) VALUES (%s, 1) ON CONFLICT (name) "
+                "DO UPDATE SET value = crm_mock_counters.value + 1 RETURNING value", (counter,)).fetchone()[0]
+
+    def _advance_clock(self, candidate_us):
+        with self._connection() as db:
+            return db.execute(
+                "INSERT INTO crm_mock_counters (name, value) VALUES ('__clock__', %s) ON CONFLICT (name) "
+                "DO UPDATE SET value = GREATEST(EXCLUDED.value, crm_mock_counters.value + 1) RETURNING value",
+                (candidate_us,)).fetchone()[0]
+
+    def clear(self):
+        with self._write() as db:
+            db.execute("DELETE FROM crm_mock_records")
+            db.execute("DELETE FROM crm_mock_counters")
+
+    def collections(self):
+        with self._connection() as db:
+            rows = db.execute("SELECT collection, COUNT(*) FROM crm_mock_records GROUP BY collection").fetchall()
+        return {name: count for name, count in rows}
