@@ -78,7 +78,12 @@ def served(app):
 
 
 @pytest.fixture(scope="session")
-def postgres_url() -> str:
+def postgres_url(postgres_cluster) -> str:
+    return postgres_cluster["url"]
+
+
+@pytest.fixture(scope="session")
+def postgres_cluster():
     """A throwaway PostgreSQL cluster for the session (initdb + pg_ctl; as the postgres user when
     running as root, since initdb refuses root). Skips loudly where the binaries are missing."""
     import shutil
@@ -102,7 +107,8 @@ def postgres_url() -> str:
     subprocess.run([*as_owner, "pg_ctl", "-D", str(data), "-o", options, "-l", str(base / "log"), "-w", "start"],
                    check=True, capture_output=True)
     try:
-        yield f"postgresql://postgres@127.0.0.1:{port}/postgres"
+        yield {"url": f"postgresql://postgres@127.0.0.1:{port}/postgres", "data": data, "as_owner": as_owner,
+               "options": options, "log": base / "log"}
     finally:
         subprocess.run([*as_owner, "pg_ctl", "-D", str(data), "-m", "immediate", "stop"], capture_output=True)
         shutil.rmtree(base, ignore_errors=True)

@@ -49,3 +49,30 @@ def test_a_database_from_a_newer_crm_mock_is_refused(postgres_url):
     finally:
         with store._connection() as db:
             db.execute("UPDATE crm_mock_meta SET value = %s WHERE name = 'schema_version'", (str(SCHEMA_VERSION),))
+
+
+def test_a_database_restart_is_the_vendors_503_then_service_resumes_with_nothing_lost(postgres_cluster):
+    import subprocess
+    import time
+
+    cluster, postgres_url = postgres_cluster, postgres_cluster["url"]
+
+    with running("--vendor", "close", "--store", postgres_url) as url:
+        requests.post(f"{url}/__mock/reset", timeout=30).raise_for_status()
+        created = requests.post(f"{url}/api/v1/opportunity/", json={"value": 42}, headers=CLOSE, timeout=10).json()
+        pg_ctl = [*cluster["as_owner"], "pg_ctl", "-D", str(cluster["data"])]
+        subprocess.run([*pg_ctl, "-m", "fast", "stop"], check=True, capture_output=True)
+        try:
+            down = requests.post(f"{url}/api/v1/opportunity/", json={"value": 1}, headers=CLOSE, timeout=30)
+            assert down.status_code == 503 and set(down.json()) == {"error"}  # Close's shape, not a 500
+            assert down.headers.get("Retry-After") == "1"
+        finally:
+            subprocess.run([*pg_ctl, "-o", cluster["options"], "-l", str(cluster["log"]), "-w", "start"],
+                           check=True, capture_output=True)
+        deadline = time.monotonic() + 20
+        while True:  # the pool replaces the broken connections: no server restart needed
+            again = requests.get(f"{url}/api/v1/opportunity/{created['id']}/", headers=CLOSE, timeout=30)
+            if again.status_code == 200 or time.monotonic() > deadline:
+                break
+            time.sleep(0.2)
+        assert again.status_code == 200 and again.json()["value"] == 42  # nothing stored before is lost

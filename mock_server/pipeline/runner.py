@@ -34,6 +34,7 @@ from mock_server.pipeline.validate import Validate
 from mock_server.problems import MockError
 from mock_server.settings import Settings
 from mock_server.steering.faults import FaultyResponse, wait
+from mock_server.store.base import StoreUnavailable
 
 if TYPE_CHECKING:  # vendors import the pipeline's Call and Reply
     from mock_server.steering.overrides import OverrideBook
@@ -130,6 +131,10 @@ class Pipeline:
             raise RuntimeError("no request stage answered")  # a pipeline without `handle`
         except MockError as error:  # raised from inside vendor code (handlers)
             return error
+        except StoreUnavailable:
+            log.warning("the store is unavailable for %s %s", exchange.request.method, exchange.request.path)
+            return MockError(503, "server_error", "Service temporarily unavailable: the mock's store is "
+                                                  "unreachable; retry shortly.", headers={"Retry-After": "1"})
         except Exception:  # noqa: BLE001 - the promise is: never a stack trace to the client
             request = exchange.request
             log.exception("handler failed for %s %s", request.method, request.path)

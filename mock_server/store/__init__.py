@@ -1,6 +1,6 @@
 """Where the mock keeps what clients create: `open_store("memory")`, `open_store("sqlite:PATH")` or
 `open_store("postgresql://user@host:port/db")`."""
-from mock_server.store.base import Query, Store
+from mock_server.store.base import Query, Store, StoreUnavailable
 from mock_server.store.memory import MemoryStore
 from mock_server.store.sqlite import SqliteStore
 
@@ -23,4 +23,4 @@ def open_store(url: str = "memory") -> Store:
 _POSTGRES: dict[str, Store] = {}
 
 
-__all__ = ["MemoryStore", "Query", "SqliteStore", "Store", "open_store"]
+__all__ = ["MemoryStore", "Query", "SqliteStore", "Store", "StoreUnavailable", "open_store"]

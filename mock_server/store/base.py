@@ -10,6 +10,10 @@ from typing import Any
 from mock_server import jsonio
 
 
+class StoreUnavailable(Exception):
+    """The store cannot be reached (a database restarting): the request gets the vendor's 503."""
+
+
 @dataclass
 class Query:
     """Filters (field, operator, value) ANDed together, an ordering, and a page window."""

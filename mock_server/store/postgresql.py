@@ -14,7 +14,7 @@ import threading
 from contextlib import contextmanager
 
 from mock_server import jsonio
-from mock_server.store.base import Query, Store
+from mock_server.store.base import Query, Store, StoreUnavailable
 
 SCHEMA_VERSION = 1
 SCHEMA = """
@@ -30,6 +30,18 @@ SQL_OPERATORS = {"gt": ">", "gte": ">=", "lt": "<", "lte": "<="}
 
 class SchemaTooNew(RuntimeError):
     """The database was made by a newer crm-mock: refuse rather than guess."""
+
+
+@contextmanager
+def _unavailable_as_503():
+    """A lost or refused connection is the store being away, not a bug: StoreUnavailable (a 503)."""
+    import psycopg
+    from psycopg_pool import PoolTimeout
+
+    try:
+        yield
+    except (psycopg.OperationalError, PoolTimeout) as error:
+        raise StoreUnavailable(f"PostgreSQL is unavailable: {type(error).__name__}") from error
 
 
 def _key(key) -> str:
@@ -54,8 +66,11 @@ class PostgresStore(Store):
                 if self._pool is None or self._pool_pid != os.getpid():
                     from psycopg_pool import ConnectionPool
 
+                    # check: a connection broken by a database restart is replaced when taken,
+                    # so the first request after the restart already works.
                     self._pool = ConnectionPool(self.url, min_size=1, max_size=8, open=True,
-                                                kwargs={"autocommit": True})
+                                                kwargs={"autocommit": True}, check=ConnectionPool.check_connection,
+                                                timeout=2)
                     self._pool_pid = os.getpid()
         return self._pool
 
@@ -65,7 +80,7 @@ class PostgresStore(Store):
         if held is not None:  # inside transaction(): every statement joins it
             yield held
             return
-        with self._pool_here().connection() as db:
+        with _unavailable_as_503(), self._pool_here().connection() as db:
             yield db
 
     def _migrate(self, db) -> None:
@@ -85,7 +100,7 @@ class PostgresStore(Store):
             with self._local.db.transaction():  # nested: a savepoint
                 yield self._local.db
             return
-        with self._pool_here().connection() as db:
+        with _unavailable_as_503(), self._pool_here().connection() as db:
             with db.transaction():
                 db.execute("SELECT pg_advisory_xact_lock(%s)", (WRITE_LOCK,))
                 self._local.db = db
