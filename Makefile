@@ -6,7 +6,7 @@ HOST   ?= 127.0.0.1
 PORT   ?= 8080
 
 .DEFAULT_GOAL := help
-.PHONY: help serve test lint contract bench fixtures specs clean
+.PHONY: help serve serve-pg test lint contract bench fixtures specs clean
 
 help: ## List the targets
 	@awk 'BEGIN {FS = ":.*## "} /^[a-z-]+:.*## / {printf "  make %-10s %s\n", $$1, $$2}' $(MAKEFILE_LIST)
@@ -28,6 +28,17 @@ $(VENV)/.installed-dev: $(VENV)/.installed
 serve: $(VENV)/.installed ## Install (first run) and start the mock, all vendors, on 127.0.0.1:8080 (HOST=, PORT= to change)
 	$(VENV)/bin/crm-mock serve --host $(HOST) --port $(PORT)
 
+PGDATA ?= $(CURDIR)/.pgdata
+PGPORT ?= 5433
+PG_AS  := $(shell [ "$$(id -u)" = 0 ] && echo runuser -u postgres --)
+
+serve-pg: $(VENV)/.installed ## Start a local PostgreSQL cluster in .pgdata/ (first run: initdb) and serve on it
+	@if [ ! -d $(PGDATA)/data ]; then mkdir -p $(PGDATA) && { [ -z "$(PG_AS)" ] || chown postgres $(PGDATA); } \
+	  && $(PG_AS) initdb -A trust --no-sync -U postgres -D $(PGDATA)/data >/dev/null; fi
+	@$(PG_AS) pg_ctl -D $(PGDATA)/data status >/dev/null 2>&1 || $(PG_AS) pg_ctl -D $(PGDATA)/data -w -l $(PGDATA)/log \
+	  -o "-p $(PGPORT) -k $(PGDATA) -c listen_addresses=127.0.0.1" start >/dev/null
+	$(VENV)/bin/crm-mock serve --host $(HOST) --port $(PORT) --store postgresql://postgres@127.0.0.1:$(PGPORT)/postgres
+
 test: lint ## Install with dev extras (first run), lint, and run the whole test suite
 	$(PY) -m pytest -q
 
@@ -45,4 +56,5 @@ specs: $(VENV)/.installed ## Show the vendors and operations the mock serves
 	$(VENV)/bin/crm-mock specs
 
 clean: ## Remove the virtualenv and build outputs
-	rm -rf $(VENV) build .pytest_cache
+	-@[ -d $(PGDATA)/data ] && $(PG_AS) pg_ctl -D $(PGDATA)/data -m fast stop >/dev/null 2>&1
+	rm -rf $(VENV) build .pytest_cache $(PGDATA)

@@ -4,7 +4,8 @@ The public API is what `__all__` lists; every other module is internal and may c
 releases. `contracts/` and `tests/` import from here, except where a test checks an internal part
 on purpose (it says so).
 """
-from mock_server.client import Client, ControlError, VerificationError
+from typing import TYPE_CHECKING
+
 from mock_server.fixtures import generate as generate_fixtures
 from mock_server.identity import Keys, Principal
 from mock_server.pipeline import (
@@ -31,3 +32,18 @@ __all__ = [
     "Rate", "Reply", "Settings", "Spec", "Stage", "Store", "Vendor", "VerificationError",
     "create_app", "generate_fixtures", "insert_stage", "load_spec", "open_store", "parse_rate", "state_of",
 ]
+
+if TYPE_CHECKING:
+    from mock_server.client import Client, ControlError, VerificationError
+
+# The client is imported on first use: it brings `requests` (and ssl), which must not be imported
+# before gunicorn's gevent workers patch the standard library in `crm-mock serve`.
+_LAZY = {"Client", "ControlError", "VerificationError"}
+
+
+def __getattr__(name: str):
+    if name in _LAZY:
+        from mock_server import client
+
+        return getattr(client, name)
+    raise AttributeError(f"module 'mock_server' has no attribute {name!r}")

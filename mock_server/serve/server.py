@@ -146,6 +146,9 @@ def _run_gunicorn(host: str, port: int, workers: int, settings: Settings) -> Non
                 # others being served (with threads, four half-sent requests blocked everyone).
                 "worker_class": "gevent", "worker_connections": 1000,
                 "graceful_timeout": 3,  # a mock has nothing to drain: stop within seconds
+                # Leave at once: the interpreter's teardown under gevent's patches only prints noise
+                # ("Exception ignored in _removeHandlerRef"); everything worth keeping is in the store.
+                "worker_exit": lambda _server, _worker: os._exit(0),
                 "accesslog": None, "errorlog": "-", "loglevel": "warning", "keepalive": 5,
                 # Above the app's own 8 KiB limit (pipeline/limits.py), which answers in the vendor's
                 # shape; gunicorn's own refusal is a bare page.
