@@ -99,16 +99,17 @@ class _Servers:
         admin_key = None
         if config.keys is not None:
             admin_key = secrets.token_hex(16)  # --keys locks /__mock/ too; the Client needs the key to reset
-            options += ["--keys", self._keys_file(config.keys), "--admin-key", admin_key]
+            options += ["--keys", self._keys_file(config.keys)]
         command = [sys.executable, "-m", "mock_server", "serve", "--host", "127.0.0.1", "--port", str(port), *options]
         env = {name: value for name, value in os.environ.items() if name not in SCRUBBED_ENV}
+        if admin_key:  # in the environment, not the command line, where any local user could read it
+            env["CRM_MOCK_ADMIN_KEY"] = admin_key
         stderr = tempfile.TemporaryFile()  # a file, not a pipe: a chatty server never blocks on a full pipe
         process = subprocess.Popen(command, stdout=subprocess.DEVNULL, stderr=stderr,
                                    env={**env, "PYTHONUNBUFFERED": "1"})
         started = _Started(process, Client(f"http://127.0.0.1:{port}", admin_key), stderr)
         _wait_until_up(started, command)
-        shown = [option if option != admin_key else "***" for option in options]
-        self._log.append(f"started {started.client.base_url} (serve {' '.join(shown)})")
+        self._log.append(f"started {started.client.base_url} (serve {' '.join(options)})")
         return started
 
     def _keys_file(self, keys: str | os.PathLike[str] | dict[str, Any]) -> str:

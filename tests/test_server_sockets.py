@@ -184,12 +184,16 @@ def test_a_reset_during_a_write_load_on_a_shared_store_is_never_a_500():
     process, port = start("--workers", "2")
     url = f"http://127.0.0.1:{port}"
     statuses: list[int] = []
+    crashed: list[BaseException] = []
     stop = threading.Event()
 
     def load(path: str, **kwargs) -> None:
-        with requests.Session() as session:
-            while not stop.is_set():
-                statuses.append(session.post(url + path, timeout=10, **kwargs).status_code)
+        try:
+            with requests.Session() as session:
+                while not stop.is_set():
+                    statuses.append(session.post(url + path, timeout=10, **kwargs).status_code)
+        except BaseException as error:  # a dropped connection would otherwise only be a thread warning
+            crashed.append(error)
 
     workers = [
         threading.Thread(target=load, args=("/nexudus/api/token",),
@@ -209,6 +213,7 @@ def test_a_reset_during_a_write_load_on_a_shared_store_is_never_a_500():
             thread.join(timeout=30)
         process.terminate()
         process.wait(timeout=10)
+    assert not crashed, crashed
     assert statuses and not [s for s in statuses if s >= 500], sorted(set(statuses))
 
 
