@@ -7,6 +7,7 @@ from concurrent.futures import ThreadPoolExecutor
 import pytest
 import requests
 
+from mock_server.store import open_store
 from mock_server.store.postgresql import SCHEMA_VERSION, PostgresStore, SchemaTooNew
 from tests.test_served_over_http import running
 
@@ -40,7 +41,7 @@ def test_two_servers_on_one_database_act_as_one_mock(postgres_url):
 
 
 def test_a_database_from_a_newer_crm_mock_is_refused(postgres_url):
-    store = PostgresStore(postgres_url)
+    store = open_store(postgres_url)  # the process' shared store for this database
     with store._connection() as db:
         db.execute("UPDATE crm_mock_meta SET value = %s WHERE name = 'schema_version'", (str(SCHEMA_VERSION + 1),))
     try:

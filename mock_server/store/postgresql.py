@@ -55,8 +55,17 @@ class PostgresStore(Store):
         self._pool = None
         self._pool_pid = 0
         self._guard = threading.Lock()
-        with self._connection() as db:
-            self._migrate(db)
+        try:
+            with self._connection() as db:
+                self._migrate(db)
+        except BaseException:
+            self.close()  # a refused database leaves no pool (and no threads) behind
+            raise
+
+    def close(self) -> None:
+        if self._pool is not None and self._pool_pid == os.getpid():
+            self._pool.close()
+        self._pool = None
 
     # -- connections ----------------------------------------------------------------------------------
     def _pool_here(self):
