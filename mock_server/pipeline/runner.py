@@ -9,6 +9,7 @@ passes to `create_app`), so no request pays for reading the spec or choosing sta
 """
 from __future__ import annotations
 
+import functools
 import logging
 import random
 from collections.abc import Sequence
@@ -69,8 +70,8 @@ class Mount:
     journal: Journal
     overrides: OverrideBook | None = None  # shared by every vendor of the app
 
-    @property
-    def base(self) -> str:
+    @functools.cached_property
+    def base(self) -> str:  # asked on every request (dispatch, journal): built once
         return self.prefix + self.vendor.spec.base_path
 
     def owns(self, path: str) -> bool:

@@ -90,6 +90,21 @@ class Store(abc.ABC):
         return self.query(collection, Query())[0]
 
 
+
+class SqlStore(Store):
+    """A store whose `_select` answers a page as stored JSON text and the total (SQLite, PostgreSQL)."""
+
+    @abc.abstractmethod
+    def _select(self, collection: str, query: Query) -> tuple[list[str], int]: ...
+
+    def query(self, collection, query: Query):
+        rows, total = self._select(collection, query)
+        return [jsonio.loads(text) for text in rows], total
+
+    def page(self, collection, query: Query):
+        rows, total = self._select(collection, query)  # stored text goes out as is
+        return [jsonio.raw_fragment(text) for text in rows], total
+
 def matches(record: dict, where) -> bool:
     for name, op, value in where:
         have = record.get(name)

@@ -14,7 +14,7 @@ import threading
 from contextlib import contextmanager
 
 from mock_server import jsonio
-from mock_server.store.base import Query, Store, StoreUnavailable
+from mock_server.store.base import Query, SqlStore, StoreUnavailable
 
 SCHEMA_VERSION = 1
 SCHEMA = """
@@ -48,7 +48,7 @@ def _key(key) -> str:
     return f"i:{key}" if isinstance(key, int) else f"s:{key}"
 
 
-class PostgresStore(Store):
+class PostgresStore(SqlStore):
     def __init__(self, url: str) -> None:
         self.url = url
         self._local = threading.local()  # the connection of an open transaction, per thread
@@ -143,14 +143,6 @@ class PostgresStore(Store):
             cursor = db.execute("DELETE FROM crm_mock_records WHERE collection = %s AND key = %s",
                                 (collection, _key(key)))
             return cursor.rowcount > 0
-
-    def query(self, collection, query: Query):
-        rows, total = self._select(collection, query)
-        return [jsonio.loads(text) for text in rows], total
-
-    def page(self, collection, query: Query):
-        rows, total = self._select(collection, query)  # stored JSON goes out as is
-        return [jsonio.raw_fragment(text) for text in rows], total
 
     def _select(self, collection, query: Query) -> tuple[list[str], int]:
         clauses, args = ["collection = %s"], [collection]

@@ -13,7 +13,7 @@ import types
 from contextlib import contextmanager
 
 from mock_server import jsonio
-from mock_server.store.base import Query, Store
+from mock_server.store.base import Query, SqlStore
 
 SCHEMA = """
 CREATE TABLE IF NOT EXISTS records (
@@ -46,7 +46,7 @@ def _json_path(name: str) -> str:
     return '$."' + name.replace('"', '""') + '"'
 
 
-class SqliteStore(Store):
+class SqliteStore(SqlStore):
     def __init__(self, path: str):
         self.path = path
         self._local = _connection_scope()
@@ -126,14 +126,6 @@ class SqliteStore(Store):
         with self._write() as db:
             cursor = db.execute("DELETE FROM records WHERE collection = ? AND key = ?", (collection, _key(key)))
             return cursor.rowcount > 0
-
-    def query(self, collection, query: Query):
-        rows, total = self._select(collection, query)
-        return [jsonio.loads(text) for text in rows], total
-
-    def page(self, collection, query: Query):
-        rows, total = self._select(collection, query)  # stored text goes out as is
-        return [jsonio.raw_fragment(text) for text in rows], total
 
     def _select(self, collection, query: Query) -> tuple[list[str], int]:
         clauses, args = ["collection = ?"], [collection]

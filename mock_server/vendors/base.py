@@ -7,7 +7,7 @@ from mock_server.identity import KeyRing, Principal
 from mock_server.ids import IdMinter
 from mock_server.live.profile import LiveProfile
 from mock_server.pipeline.exchange import Call, Reply
-from mock_server.problems import MockError
+from mock_server.problems import MockError, not_found
 from mock_server.spec import Operation, Spec
 from mock_server.store import Store
 
@@ -65,6 +65,11 @@ class Vendor:
         if kind in self.STATIC_COLLECTIONS:
             return self.static(kind).get(key)
         return self.store.get(self.collection(kind), key)
+
+    def remove(self, kind: str, key, resource: str) -> None:
+        """Delete a record by id, or refuse with the vendor's not-found naming `resource`."""
+        if not self.store.delete(self.collection(kind), key):
+            raise not_found(resource)
 
     def fixture_record(self, resource: str, record: dict) -> dict:
         """A stored record as `crm-mock fixtures` prints it (the API's representation)."""

@@ -2,7 +2,6 @@
 without `lead_id`, and a contract run must be able to remove what it made)."""
 from __future__ import annotations
 
-from mock_server.problems import not_found
 from mock_server.store import Query
 from mock_server.vendors.base import Call, Reply, operation
 
@@ -15,8 +14,7 @@ class Leads:
         """The lead and its contacts. Its opportunities and their history stay readable (a narrower
         delete than Close's, which removes them too; see the spec's deleteLead)."""
         lead_id = call.path["id"]
-        if not self.store.delete(self.collection("leads"), lead_id):
-            raise not_found("Lead")
+        self.remove("leads", lead_id, "Lead")
         for kind in ("contacts",):
             rows, _ = self.store.query(self.collection(kind), Query([("lead_id", "eq", lead_id)]))
             for row in rows:

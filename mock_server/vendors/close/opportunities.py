@@ -135,8 +135,7 @@ class Opportunities:
 
     @operation("deleteOpportunity")
     def delete_opportunity(self, call: Call) -> Reply:
-        if not self.store.delete(self.collection("opportunities"), call.path["id"]):
-            raise not_found("Opportunity")
+        self.remove("opportunities", call.path["id"], "Opportunity")
         return Reply(200, {})
 
     @operation("listOpportunities")

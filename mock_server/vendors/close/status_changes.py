@@ -79,8 +79,7 @@ class StatusChanges:
 
     @operation("deleteOpportunityStatusChange")
     def delete_status_change(self, call: Call) -> Reply:
-        if not self.store.delete(self.collection("activities"), call.path["id"]):
-            raise not_found("Activity")
+        self.remove("activities", call.path["id"], "Activity")
         return Reply(200, {})
 
     @operation("listOpportunityStatuses")

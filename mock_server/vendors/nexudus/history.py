@@ -110,8 +110,7 @@ class OpportunityHistory(Vendor):
 
     @operation("deleteCrmOpportunityHistory")
     def delete_history(self, call: Call) -> Reply:
-        if not self.store.delete(self.collection("crmopportunityhistories"), call.path["id"]):
-            raise not_found(HISTORY)
+        self.remove("crmopportunityhistories", call.path["id"], HISTORY)
         return _action_result("deleted", call.path["id"], nexudus_datetime(self.store.now()),
                               actor_email(call.principal))
 
