@@ -224,3 +224,11 @@ def test_the_scratch_store_made_for_workers_is_removed_on_exit():
     stderr = process.stderr.read().decode()
     scratch = Path(stderr.split("sharing state through sqlite:", 1)[1].split()[0]).parent
     assert scratch.name.startswith("crm-mock-") and not scratch.exists()
+
+
+@pytest.mark.parametrize("args, named", [(["--store", "mongodb://x"], "--store"), (["--latency", "soon"], "--latency"),
+                                         (["--error-rate", "2"], "--error-rate")])
+def test_a_bad_serve_option_is_a_usage_error_naming_it(args, named):
+    result = subprocess.run([sys.executable, "-m", "mock_server", "serve", "--port", str(free_port()), *args],
+                            capture_output=True, text=True, timeout=30)
+    assert result.returncode == 2 and named in result.stderr and "Traceback" not in result.stderr

@@ -63,6 +63,12 @@ def serve(host, port, vendor, store, workers, server_kind, keys, seed, seed_data
     from mock_server.settings import Settings
 
     parsed_keys = _load_keys(keys)
+    from mock_server.store import check_url
+
+    try:
+        check_url(store)
+    except ValueError as error:
+        raise click.BadParameter(str(error), param_hint="--store") from None
     if rate_limit:
         try:
             parse_rate(rate_limit)
@@ -100,12 +106,13 @@ def serve(host, port, vendor, store, workers, server_kind, keys, seed, seed_data
 def _chaos(latency: str | None, error_rate: float) -> dict:
     from mock_server.steering.chaos import parse_error_rate, parse_latency
 
-    try:
-        if latency:
-            parse_latency(latency)
-        return {"latency": latency, "error_rate": parse_error_rate(error_rate)}
-    except ValueError as error:
-        raise click.BadParameter(str(error), param_hint="--latency" if "latency" in str(error) else "--error-rate") from None
+    for hint, check, value in (("--latency", parse_latency, latency), ("--error-rate", parse_error_rate, error_rate)):
+        try:
+            if value:
+                check(value)
+        except ValueError as error:
+            raise click.BadParameter(str(error), param_hint=hint) from None
+    return {"latency": latency, "error_rate": error_rate}
 
 
 def _scenario(path: str | None, vendors) -> tuple:

@@ -84,13 +84,12 @@ def requests_find():
 def _found(state: MockState, query):
     if not isinstance(query, dict):
         return jsonify(error="a JSON object with match, status, since and limit"), 400
-    limit, status = query.get("limit"), query.get("status")
-    for name, value in (("limit", limit), ("status", status)):
-        if value is not None and (isinstance(value, bool) or not isinstance(value, int) or value < 1):
-            return jsonify(error=f"{name}: a whole number from 1"), 400
+    limit = query.get("limit")
+    if limit is not None and (isinstance(limit, bool) or not isinstance(limit, int) or limit < 1):
+        return jsonify(error="limit: a whole number from 1"), 400
     try:
         match = parse_match(query.get("match"), state.operations)
-        entries = select(state.journal, match, status, query.get("since"))
+        entries = select(state.journal, match, query.get("status"), query.get("since"))
     except BadMatch as error:
         return jsonify(error=str(error)), 400
     return jsonify(requests=entries[-limit:] if limit else entries)

@@ -12,7 +12,9 @@ NEAR_MISSES = 3
 
 def select(journal, match: Match, status: int | None = None, since: str | None = None,
            entries: list[dict] | None = None) -> list[dict]:
-    """The entries matching; `since` is an ISO 8601 time (entries at or after it)."""
+    """The entries matching; `status` an HTTP status, `since` an ISO 8601 time (entries at or after it)."""
+    if status is not None and (isinstance(status, bool) or not isinstance(status, int) or not 100 <= status <= 599):
+        raise BadMatch(f"status: an HTTP status from 100 to 599, not {status!r}")
     after = _moment(since)
     return [entry for entry in (journal.entries() if entries is None else entries)
             if (status is None or entry["status"] == status)
@@ -38,9 +40,6 @@ def verify(journal, raw, operations: Mapping[str, set[str]]) -> tuple[bool, dict
     if unknown:
         raise BadMatch(f"{unknown[0]}: unknown field; verify takes match, count, min, max, status, since")
     match = parse_match(raw.get("match"), operations)
-    status = raw.get("status")
-    if status is not None and (isinstance(status, bool) or not isinstance(status, int)):
-        raise BadMatch("status: a whole number, e.g. 200")
     bounds = {k: raw[k] for k in ("count", "min", "max") if raw.get(k) is not None}
     for name, value in bounds.items():
         if isinstance(value, bool) or not isinstance(value, int) or value < 0:
@@ -49,7 +48,7 @@ def verify(journal, raw, operations: Mapping[str, set[str]]) -> tuple[bool, dict
         raise BadMatch("count: give count, or min and/or max, not both")
     low, high = (bounds["count"], bounds["count"]) if "count" in bounds else (bounds.get("min", 1), bounds.get("max"))
     entries = journal.entries()  # one snapshot: matches and near misses come from the same list
-    matched = select(journal, match, status, raw.get("since"), entries)
+    matched = select(journal, match, raw.get("status"), raw.get("since"), entries)
     holds = len(matched) >= low and (high is None or len(matched) <= high)
     expected = f"exactly {low}" if low == high else f"at least {low}" + (f" and at most {high}" if high is not None else "")
     answer = {"ok": holds, "count": len(matched), "expected": expected, "match": match.as_dict()}
