@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import argparse
 import base64
+import contextlib
 import json
 import os
 import platform
@@ -128,14 +129,17 @@ def start(name: str, argv: list[str], probe_url: str, headers: dict, base: str) 
     raise RuntimeError(f"{name} did not answer within 60 s")
 
 
-def start_crm_mock(name: str, vendor: str, workers: int, seed_data: int) -> Server:
-    """`crm-mock serve` as a user runs it; more than one worker shares a SQLite store."""
+def start_crm_mock(name: str, vendor: str, workers: int, seed_data: int, store: str | None = None,
+                   extra: tuple[str, ...] = ()) -> Server:
+    """`crm-mock serve` as a user runs it; more than one worker shares a SQLite store unless `store` is given."""
     port = free_port()
     # bjoern: the fastest server crm-mock offers (the default, gunicorn + gevent, is about half as fast).
     argv = [sys.executable, "-m", "mock_server", "serve", "--vendor", vendor, "--port", str(port),
-            "--workers", str(workers), "--seed-data", str(seed_data), "--server", "bjoern"]
-    if workers > 1:
-        argv += ["--store", f"sqlite:{tempfile.mkdtemp(prefix='crm-mock-bench-')}/store.db"]
+            "--workers", str(workers), "--seed-data", str(seed_data), "--server", "bjoern", *extra]
+    if store is None and workers > 1:
+        store = f"sqlite:{tempfile.mkdtemp(prefix='crm-mock-bench-')}/store.db"
+    if store:
+        argv += ["--store", store]
     base, probe, headers = vendor_paths("crm-mock", vendor, port)
     return start(name, argv, probe, headers, base)
 
@@ -211,6 +215,129 @@ def check_once(server: Server, scenario: Scenario, ids: dict, headers: dict) -> 
     want = expected(scenario, server)
     if status not in want:
         raise RuntimeError(f"{server.name} {scenario.name}: expected {want}, got {status}: {body[:300]!r}")
+
+
+@contextlib.contextmanager
+def postgres_cluster():
+    """A throwaway PostgreSQL cluster (initdb + pg_ctl, as the postgres user when root), or None
+    when the binaries are missing."""
+    if not shutil.which("initdb") or not shutil.which("pg_ctl"):
+        print("NOTE: no initdb/pg_ctl on PATH: the PostgreSQL rows are left out", flush=True)
+        yield None
+        return
+    base = Path(tempfile.mkdtemp(prefix="crm-mock-bench-pg-"))
+    as_owner = []
+    if os.geteuid() == 0:
+        shutil.chown(base, "postgres", "postgres")
+        as_owner = ["runuser", "-u", "postgres", "--"]
+    data, port = base / "data", free_port()
+    subprocess.run([*as_owner, "initdb", "-A", "trust", "--no-sync", "-U", "postgres", "-D", str(data)],
+                   check=True, capture_output=True)
+    # Durable commits (fsync, synchronous_commit) as a real server has them.
+    options = f"-p {port} -k {base} -c listen_addresses=127.0.0.1 -c max_connections=200"
+    subprocess.run([*as_owner, "pg_ctl", "-D", str(data), "-o", options, "-l", str(base / "log"), "-w", "start"],
+                   check=True, capture_output=True)
+    try:
+        yield f"postgresql://postgres@127.0.0.1:{port}/postgres"
+    finally:
+        subprocess.run([*as_owner, "pg_ctl", "-D", str(data), "-m", "fast", "stop"], capture_output=True)
+        shutil.rmtree(base, ignore_errors=True)
+
+
+def measure(servers: list[Server], scenarios: list[Scenario], ids: dict, headers: dict, args) -> list[dict]:
+    """Each scenario on every server, taking turns; one row per scenario."""
+    rows = []
+    for scenario in scenarios:
+        results: dict[str, list[dict]] = {server.name: [] for server in servers}
+        for server in servers:  # every scenario starts from the seeded world
+            if family(server) == "crm-mock":
+                request(server.base.rsplit("/api", 1)[0] + "/__mock/reset", "POST", {}, timeout=60)
+        for server in servers:
+            check_once(server, scenario, ids, headers)
+            wrk(target_url(server, scenario, ids), scenario, headers, args.connections, 2)  # warm-up
+        for _ in range(args.rounds):
+            for server in servers:  # take turns, so drift in the machine hits every server
+                results[server.name].append(
+                    wrk(target_url(server, scenario, ids), scenario, headers, args.connections, args.seconds))
+        row: dict = {"scenario": scenario.name}
+        for server in servers:
+            runs = results[server.name]
+            row[server.name] = {k: sum(r[k] for r in runs) / len(runs) for k in ("rps", "p50", "p99")}
+            non_2xx_expected = min(expected(scenario, server)) >= 300
+            row[server.name]["errors"] = sum(r["errors"] + (0 if non_2xx_expected else r["non_2xx"]) for r in runs)
+        rows.append(row)
+        print(f"{scenario.name}: " + ", ".join(
+            f"{s.name} {row[s.name]['rps']:.0f} req/s p99 {row[s.name]['p99']:.1f} ms" for s in servers), flush=True)
+    return rows
+
+
+# Every shared row runs with the journal on (the default) and a rate limit that never throttles,
+# so the shared journal and limiter are paid on every request; "bare" has neither.
+SHARED_EXTRA = ("--rate-limit", "100000000/s")
+BARE_EXTRA = ("--journal-size", "0")
+
+
+def shared_store_rows(scenarios: list[Scenario], args) -> tuple[list[str], list[dict]]:
+    """Issue 13's rows: --store sqlite and postgresql with 2 and 4 workers, against Prism."""
+    wanted = [s for s in scenarios if s.vendor == "close" and not s.name.startswith("invalid")]
+    headers = {"Authorization": CLOSE_AUTH}
+    with postgres_cluster() as pg:
+        plans = [("sqlite -w2", 2, None, SHARED_EXTRA), ("sqlite -w4", 4, None, SHARED_EXTRA)]
+        if pg:
+            plans += [("postgresql -w2", 2, pg, SHARED_EXTRA), ("postgresql -w4", 4, pg, SHARED_EXTRA),
+                      ("postgresql -w2 bare", 2, pg, BARE_EXTRA)]
+        servers: list[Server] = []
+        prism = start_prism("close")
+        try:
+            rows: list[dict] = []
+            # One crm-mock server at a time (the PostgreSQL ones share one database), each beside Prism.
+            for name, workers, store, extra in plans:
+                server = start_crm_mock(name, "close", workers, 1000, store, extra)
+                servers.append(server)
+                listed = json.loads(request(server.base + "/opportunity/?_limit=1", headers=headers)[1])
+                ids = {name: listed["data"][0]["id"]}
+                measured = measure([server, prism], wanted, ids, headers, args)
+                server.stop()
+                for row in measured:
+                    mine = next((r for r in rows if r["scenario"] == row["scenario"]), None)
+                    if mine is None:
+                        rows.append({"scenario": row["scenario"], name: row[name], "prism": [row["prism"]]})
+                    else:
+                        mine[name] = row[name]
+                        mine["prism"].append(row["prism"])
+            for row in rows:  # Prism's figure: the mean of its runs beside each server
+                runs = row["prism"]
+                row["prism"] = {k: sum(r[k] for r in runs) / len(runs) for k in ("rps", "p50", "p99", "errors")}
+        finally:
+            for server in [*servers, prism]:
+                server.stop()
+    return [name for name, *_ in plans], rows
+
+
+def render_shared(names: list[str], rows: list[dict]) -> list[str]:
+    out = [
+        "## Many workers, many hosts: shared stores",
+        "",
+        "`crm-mock serve --vendor close --server bjoern --workers N --store sqlite:FILE | postgresql://...`, "
+        f"journal on and `--rate-limit {SHARED_EXTRA[1]}` (never throttles, but every request is counted in the "
+        "store), so every request pays for the shared journal and limiter; **bare** is the same server with "
+        "`--journal-size 0` and no rate limit. PostgreSQL is a throwaway local cluster with durable commits. "
+        "Each server is measured in turns with a Prism beside it; Prism's figure is its mean over those runs.",
+        "",
+        "| scenario | " + " | ".join(f"{n} req/s (× Prism)" for n in names) + " | Prism req/s | p99 ms: "
+        + " / ".join(names) + " / Prism |",
+        "|---|" + "---:|" * (len(names) + 2),
+    ]
+    for row in rows:
+        prism = row["prism"]
+        cells = [f"{row[n]['rps']:.0f} (**{row[n]['rps'] / prism['rps']:.2f}x**)" if n in row else "–" for n in names]
+        p99 = " / ".join(f"{row[n]['p99']:.1f}" if n in row else "–" for n in names)
+        out.append(f"| {row['scenario']} | {' | '.join(cells)} | {prism['rps']:.0f} | {p99} / {prism['p99']:.1f} |")
+    if "postgresql -w2 bare" in names:
+        out += ["", "Cost of the shared journal and limiter (postgresql -w2 against postgresql -w2 bare): " + ", ".join(
+            f"{row['scenario']} {100 * (1 - row['postgresql -w2']['rps'] / row['postgresql -w2 bare']['rps']):+.0f}%"
+            .replace("+-", "-") for row in rows if "postgresql -w2 bare" in row) + " of requests/s."]
+    return out + [""]
 
 
 # -- report ---------------------------------------------------------------------------------------
@@ -314,6 +441,7 @@ def main() -> int:
     parser.add_argument("--connections", type=int, default=16)
     parser.add_argument("--workers", type=int, default=2)
     parser.add_argument("--out", default=str(BENCH / "RESULTS.md"))
+    parser.add_argument("--skip-shared", action="store_true", help="Leave out the SQLite/PostgreSQL worker rows.")
     args = parser.parse_args()
     ensure_tools()
     started = datetime.now(UTC).strftime("%Y-%m-%d %H:%M UTC")
@@ -351,35 +479,19 @@ def main() -> int:
                                              "OldCrmBoardColumnId": columns[0]["Id"]}
             if vendor == "close":
                 startup = {server.name: server.startup_s for server in servers}
-            for scenario in (s for s in scenarios if s.vendor == vendor):
-                results = {server.name: [] for server in servers}
-                for server in servers[:2]:  # every scenario starts from the seeded world
-                    request(server.base.rsplit("/api", 1)[0] + "/__mock/reset", "POST", {}, timeout=30)
-                for server in servers:
-                    check_once(server, scenario, ids, headers)
-                    wrk(target_url(server, scenario, ids), scenario, headers, args.connections, 2)  # warm-up
-                for _ in range(args.rounds):
-                    for server in servers:  # take turns, so drift in the machine hits every server
-                        results[server.name].append(
-                            wrk(target_url(server, scenario, ids), scenario, headers, args.connections, args.seconds))
-                row = {"scenario": scenario.name}
-                for server in servers:
-                    runs = results[server.name]
-                    row[server.name] = {k: sum(r[k] for r in runs) / len(runs) for k in ("rps", "p50", "p99")}
-                    non_2xx_expected = min(expected(scenario, server)) >= 300
-                    row[server.name]["errors"] = sum(
-                        r["errors"] + (0 if non_2xx_expected else r["non_2xx"]) for r in runs)
-                rows.append(row)
-                print(f"{scenario.name}: " + ", ".join(
-                    f"{s.name} {row[s.name]['rps']:.0f} req/s p99 {row[s.name]['p99']:.1f} ms" for s in servers), flush=True)
+            rows += measure(servers, [s for s in scenarios if s.vendor == vendor], ids, headers, args)
         finally:
             for server in servers:
                 server.stop()
                 if vendor == "close":
                     rss[server.name] = tuple(" / ".join(f"{mb:.0f}" for mb in sizes)
                                              for sizes in (server.start_rss_mb, server.peak_rss_mb))
+    shared_names, shared_rows = shared_store_rows(scenarios, args) if not args.skip_shared else ([], [])
     print("fixtures and Schemathesis throughput ...", flush=True)
     report = render(rows, startup, rss, args, started, fuzzing_throughput(), fixtures_time())
+    if shared_rows:
+        head, tail = report.split("## Other throughput")
+        report = head + "\n".join(render_shared(shared_names, shared_rows)) + "\n## Other throughput" + tail
     Path(args.out).write_text(report)
     print(report)
     return 0

@@ -24,6 +24,7 @@ import requests
 from requests import Response
 
 ADMIN_HEADER = "X-Crm-Mock-Admin-Key"
+NAMESPACE_HEADER = "X-Crm-Mock-Namespace"
 # Journal filters the GET form takes as query parameters; anything else needs POST /requests/find.
 SIMPLE_FILTERS = ("vendor", "operation", "method", "path")
 
@@ -68,13 +69,23 @@ class Client:
 
     `base_url` is the server's root (`http://127.0.0.1:8080`), not a vendor's base URL; `admin_key`
     is sent as `X-Crm-Mock-Admin-Key`, needed when the server runs with `--admin-key` or `--keys`.
+    With `namespace`, everything this client does (reset, overrides, journal, records) and every
+    vendor URL it hands out (`url`) is that namespace's: parallel CI jobs on one server never meet.
     """
 
-    def __init__(self, base_url: str, admin_key: str | None = None, timeout: float = 10) -> None:
+    def __init__(self, base_url: str, admin_key: str | None = None, timeout: float = 10,
+                 namespace: str | None = None) -> None:
         self.base_url = base_url.rstrip("/")
         self.admin_key = admin_key
         self.timeout = timeout
+        self.namespace = namespace
         self._vendors: dict[str, str] | None = None
+
+    def in_namespace(self, namespace: str | None) -> Client:
+        """The same server seen from another namespace (None: the default one)."""
+        other = Client(self.base_url, self.admin_key, self.timeout, namespace)
+        other._vendors = self._vendors
+        return other
 
     # -- where things are -------------------------------------------------------------------------------
     def health(self) -> dict[str, Any]:
@@ -88,7 +99,20 @@ class Client:
             self._vendors = self.health()["vendors"]
         if vendor not in self._vendors:
             raise ValueError(f"{vendor!r} is not served at {self.base_url}; it serves {', '.join(self._vendors)}")
-        return self.base_url + self._vendors[vendor].rstrip("/")
+        # A namespace rides in the base URL, so the vendor's own client needs no custom header.
+        scope = f"/__ns/{self.namespace}" if self.namespace else ""
+        return self.base_url + scope + self._vendors[vendor].rstrip("/")
+
+    def namespaces(self) -> list[dict[str, Any]]:
+        """Every namespace on the server: name, records, collections, created, last_used, expires."""
+        return self._call("GET", "/namespaces").json()["namespaces"]
+
+    def drop_namespace(self, name: str | None = None) -> None:
+        """Remove a namespace (this client's by default) and everything in it, now."""
+        name = name or self.namespace
+        if not name:
+            raise ValueError("no namespace to drop: give a name, or use a Client with a namespace")
+        self._call("DELETE", f"/namespaces/{name}")
 
     # -- the world ---------------------------------------------------------------------------------------
     def reset(self, seed_data: int | None = None) -> dict[str, Any]:
@@ -176,6 +200,8 @@ class Client:
     # -- transport ---------------------------------------------------------------------------------------
     def _call(self, method: str, path: str, allowed: tuple[int, ...] = (), **kwargs: Any) -> Response:
         headers = {ADMIN_HEADER: self.admin_key} if self.admin_key else {}
+        if self.namespace:
+            headers[NAMESPACE_HEADER] = self.namespace
         response = requests.request(method, f"{self.base_url}/__mock{path}", headers=headers, timeout=self.timeout,
                                     **kwargs)
         if response.status_code >= 400 and response.status_code not in allowed:

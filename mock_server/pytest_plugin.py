@@ -6,7 +6,7 @@ Installed with the package (entry point `pytest11`), so it is active wherever cr
     import pytest
     from closeio_api import API
 
-    @pytest.mark.crm_mock(seed_data=3)          # optional: vendor, seed, seed_data, keys
+    @pytest.mark.crm_mock(seed_data=3)          # optional: vendor, seed, seed_data, keys, namespace
     def test_lists_what_is_seeded(crm_mock):
         api = API(crm_mock.url("close") + "/", api_key="any-key")
         assert api.get("opportunity")["total_results"] == 3
@@ -15,7 +15,9 @@ Installed with the package (entry point `pytest11`), so it is active wherever cr
 Which server a test gets:
 - `--crm-mock-url URL` (or `CRM_MOCK_URL`): one started elsewhere (CI, docker), used as it is; give
   `--crm-mock-admin-key` (or `CRM_MOCK_ADMIN_KEY`) if it runs with one. Only the marker's `seed_data`
-  applies to it, through the reset; its vendor, seed and keys are the server's own.
+  applies to it, through the reset; its vendor, seed and keys are the server's own. With
+  `--crm-mock-namespace JOB` (or `CRM_MOCK_NAMESPACE`, or the marker's `namespace`) the tests run
+  in that namespace: `crm_mock.url(...)` carries it, so parallel CI jobs share one server safely.
 - Otherwise the plugin starts `python -m mock_server serve` on a free port the first time a test asks
   for a configuration (vendor, seed, keys), shares it with every later test asking for the same, and
   stops it at session end. Nothing starts unless a test uses the fixture.
@@ -60,6 +62,7 @@ class MockConfig:
     seed: int = 0
     seed_data: int = 0
     keys: str | os.PathLike[str] | dict[str, Any] | None = None
+    namespace: str | None = None  # default: --crm-mock-namespace / CRM_MOCK_NAMESPACE, else none
 
     def server_key(self) -> tuple[str, int, str | None]:
         """Tests asking for the same key share one server; `seed_data` is applied by each reset."""
@@ -170,7 +173,16 @@ def _config_of(request: pytest.FixtureRequest) -> MockConfig:
         pytest.fail(f"@pytest.mark.crm_mock takes vendor, seed, seed_data, keys: {error}", pytrace=False)
     if config.keys is None or isinstance(config.keys, dict):
         return config
-    return MockConfig(config.vendor, config.seed, config.seed_data, str(request.config.rootpath / config.keys))
+    return MockConfig(config.vendor, config.seed, config.seed_data, str(request.config.rootpath / config.keys),
+                      config.namespace)
+
+
+def _namespace_of(request: pytest.FixtureRequest, config: MockConfig) -> str | None:
+    """The marker's namespace, else the session's; under pytest-xdist each worker gets its own
+    (`job-123-gw0`), since every test resets its namespace."""
+    name = config.namespace or request.config.getoption("crm_mock_namespace") or os.environ.get("CRM_MOCK_NAMESPACE")
+    worker = os.environ.get("PYTEST_XDIST_WORKER")
+    return f"{name}-{worker}" if name and worker else name
 
 
 # -- hooks and fixtures ------------------------------------------------------------------------------------
@@ -180,12 +192,15 @@ def pytest_addoption(parser: pytest.Parser) -> None:
                     help="Use the crm-mock server at URL (env CRM_MOCK_URL) instead of starting one.")
     group.addoption("--crm-mock-admin-key", metavar="KEY",
                     help="Admin key of the server given by --crm-mock-url (env CRM_MOCK_ADMIN_KEY).")
+    group.addoption("--crm-mock-namespace", metavar="NAME",
+                    help="Run every test in this namespace of the server (env CRM_MOCK_NAMESPACE), e.g. the CI "
+                         "job id, so jobs sharing one server never see each other's data.")
 
 
 def pytest_configure(config: pytest.Config) -> None:
     config.addinivalue_line(
-        "markers", "crm_mock(vendor='all', seed=0, seed_data=0, keys=None): the crm-mock server the crm_mock fixture "
-                   "gives this test (keys: a keys YAML path or dict)")
+        "markers", "crm_mock(vendor='all', seed=0, seed_data=0, keys=None, namespace=None): the crm-mock server the "
+                   "crm_mock fixture gives this test (keys: a keys YAML path or dict; namespace: its own world)")
     config.stash[SERVERS_LOG] = []
 
 
@@ -213,6 +228,6 @@ def crm_mock(request: pytest.FixtureRequest, _crm_mock_servers: _Servers) -> Cli
     """A `mock_server.Client` for a crm-mock server reset for this test: the seeded world with the
     marker's `seed_data`, no overrides, an empty journal."""
     config = _config_of(request)
-    client = _crm_mock_servers.client_for(config)
+    client = _crm_mock_servers.client_for(config).in_namespace(_namespace_of(request, config))
     client.reset(seed_data=config.seed_data)
     return client

@@ -27,6 +27,7 @@ class Settings:
     error_rate: float = 0.0  # this fraction of calls gets the vendor's 503 or throttling answer (chaos)
     scenario: tuple = ()  # overrides set at start and again after every reset (--scenario FILE)
     max_body_bytes: int = MAX_BODY_BYTES
+    namespace_ttl: float | None = 3600.0  # seconds a namespace may stay idle before it is dropped; None: never
 
     def __post_init__(self) -> None:
         if not isinstance(self.keys, Keys):  # a path or a parsed mapping

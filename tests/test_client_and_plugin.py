@@ -157,7 +157,7 @@ def test_the_admin_key_is_sent():
 @pytest.fixture
 def isolated(pytester, monkeypatch) -> pytest.Pytester:
     """A pytester whose runs start their own server, whatever this shell points at."""
-    for name in ("CRM_MOCK_URL", "CRM_MOCK_ADMIN_KEY", "CRM_MOCK_KEYS"):
+    for name in ("CRM_MOCK_URL", "CRM_MOCK_ADMIN_KEY", "CRM_MOCK_KEYS", "CRM_MOCK_NAMESPACE"):
         monkeypatch.delenv(name, raising=False)
     return pytester
 
@@ -297,8 +297,37 @@ def test_an_existing_server_is_used_and_none_started(isolated, monkeypatch, how)
         stop(process)
 
 
+def test_ci_jobs_sharing_one_server_each_run_in_their_own_namespace(isolated):
+    """Two "CI jobs" (pytest runs with --crm-mock-namespace) on one server: each sees only its own
+    writes, and the server's default namespace sees none of them."""
+    process, port = start("--admin-key", "s3cret")
+    url = f"http://127.0.0.1:{port}"
+    try:
+        isolated.makepyfile("""
+            import requests
+
+            def test_writes_and_sees_only_its_own(crm_mock, request):
+                job = request.config.getoption("crm_mock_namespace")
+                assert f"/__ns/{job}/close/api/v1" in crm_mock.url("close")
+                requests.post(crm_mock.url("close") + "/opportunity/", json={"value": 1, "note": job}, auth=("k", ""))
+                listed = requests.get(crm_mock.url("close") + "/opportunity/", auth=("k", "")).json()
+                assert [o["note"] for o in listed["data"]] == [job]
+                crm_mock.verify(operation="createOpportunity", body={"note": job}, count=1)
+        """)
+        for job in ("job-1", "job-2"):
+            run(isolated, "--crm-mock-url", url, "--crm-mock-admin-key", "s3cret",
+                "--crm-mock-namespace", job).assert_outcomes(passed=1)
+        default = Client(url, admin_key="s3cret")
+        assert default.requests(operation="createOpportunity") == []
+        assert {"job-1", "job-2"} <= {n["name"] for n in default.namespaces()}
+        assert [e["body"]["note"] for e in default.in_namespace("job-2").requests(operation="createOpportunity")] \
+            == ["job-2"]
+    finally:
+        stop(process)
+
+
 def test_the_example_file_passes(monkeypatch):
-    for name in ("CRM_MOCK_URL", "CRM_MOCK_ADMIN_KEY", "CRM_MOCK_KEYS"):
+    for name in ("CRM_MOCK_URL", "CRM_MOCK_ADMIN_KEY", "CRM_MOCK_KEYS", "CRM_MOCK_NAMESPACE"):
         monkeypatch.delenv(name, raising=False)
     done = subprocess.run([sys.executable, "-m", "pytest", "examples/", "-q", "-p", "no:cacheprovider"], cwd=ROOT,
                           capture_output=True, text=True, timeout=180)

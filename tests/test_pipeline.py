@@ -35,11 +35,13 @@ def names(app) -> list[str]:
 
 
 def test_stages_run_in_the_documented_order_and_switched_off_features_cost_nothing():
-    assert names(create_app("close")) == ["limits", "route", "authenticate", "validate", "override", "handle",
-                                          "envelope", "override_after", "journal"]
+    assert names(create_app("close")) == ["limits", "namespace", "route", "authenticate", "validate", "override",
+                                          "handle", "envelope", "override_after", "journal"]
     both = create_app("close", rate_limit="5/s", strict=True)
-    assert names(both) == ["limits", "route", "authenticate", "throttle", "validate", "override", "handle",
-                           "envelope", "self_check", "override_after", "journal"]
+    assert names(both) == ["limits", "namespace", "route", "authenticate", "throttle", "validate", "override",
+                           "handle", "envelope", "self_check", "override_after", "journal"]
+    assert "journal" not in names(create_app("close", journal_size=0))  # --journal-size 0: like WireMock's
+    # --no-request-journal, no journal stage at all
 
 
 class Maintenance(Stage):
@@ -56,7 +58,8 @@ class Maintenance(Stage):
 def test_an_inserted_stage_refuses_in_the_vendors_shape_and_nothing_is_stored():
     stages = insert_stage(DEFAULT_REQUEST_STAGES, Maintenance, before="handle")
     app = create_app("close", request_stages=stages)
-    assert names(app)[:7] == ["limits", "route", "authenticate", "validate", "override", "maintenance", "handle"]
+    assert names(app)[:8] == ["limits", "namespace", "route", "authenticate", "validate", "override", "maintenance",
+                              "handle"]
     with served(app) as url:
         before = call("GET", f"{url}/__mock/records")[1]
         status, body = call("POST", f"{url}/api/v1/opportunity/", {"value": 500},
@@ -70,5 +73,5 @@ def test_an_inserted_stage_refuses_in_the_vendors_shape_and_nothing_is_stored():
 
 
 def test_insert_stage_names_the_stages_when_the_anchor_is_unknown():
-    with pytest.raises(ValueError, match="limits, route, authenticate, throttle, validate, chaos, override, handle"):
+    with pytest.raises(ValueError, match="limits, namespace, route, authenticate, throttle, validate, chaos, override, handle"):
         insert_stage(DEFAULT_REQUEST_STAGES, Maintenance, after="overrides")

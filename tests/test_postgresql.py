@@ -2,42 +2,15 @@
 client reaches. (Every vendor test also runs on it, through conftest's `store_url`.)"""
 from __future__ import annotations
 
-from concurrent.futures import ThreadPoolExecutor
-
 import pytest
 import requests
 
 from mock_server.store import open_store
+from mock_server.store.namespaced import NamespacedStore
 from mock_server.store.postgresql import SCHEMA_VERSION, PostgresStore, SchemaTooNew
 from tests.test_served_over_http import running
 
 CLOSE = {"Authorization": "Basic YXBpX2tleTo="}
-
-
-def test_two_servers_on_one_database_act_as_one_mock(postgres_url):
-    with running("--vendor", "close", "--store", postgres_url) as one, \
-            running("--vendor", "close", "--store", postgres_url) as two:
-        requests.post(f"{one}/__mock/reset", timeout=30).raise_for_status()
-
-        def create(n: int) -> str:
-            url = (one, two)[n % 2]
-            response = requests.post(f"{url}/api/v1/opportunity/", json={"value": n + 1}, headers=CLOSE, timeout=30)
-            assert response.status_code == 200, response.text
-            return response.json()["id"]
-
-        with ThreadPoolExecutor(8) as pool:
-            ids = list(pool.map(create, range(200)))
-        assert len(set(ids)) == 200  # unique across both processes
-        for url in (one, two):
-            listed = requests.get(f"{url}/api/v1/opportunity/?_limit=1", headers=CLOSE, timeout=10).json()
-            assert listed["total_results"] == 200
-        assert requests.get(f"{two}/api/v1/opportunity/{ids[0]}/", headers=CLOSE, timeout=10).status_code == 200
-        # An override set through one server fires exactly once, whichever server is hit.
-        requests.post(f"{one}/__mock/overrides", timeout=10, json={
-            "match": {"operation": "createOpportunity"}, "respond": {"error": "server_error"}, "times": 1})
-        statuses = [requests.post(f"{url}/api/v1/opportunity/", json={"value": 1}, headers=CLOSE,
-                                  timeout=10).status_code for url in (two, one, two, one)]
-        assert sorted(statuses) == [200, 200, 200, 503]
 
 
 def test_a_database_from_a_newer_crm_mock_is_refused(postgres_url):
@@ -50,6 +23,30 @@ def test_a_database_from_a_newer_crm_mock_is_refused(postgres_url):
     finally:
         with store._connection() as db:
             db.execute("UPDATE crm_mock_meta SET value = %s WHERE name = 'schema_version'", (str(SCHEMA_VERSION),))
+
+
+def test_a_version_1_database_becomes_the_default_namespace(postgres_url):
+    """Version 1 (before namespaces) kept `close.opportunities`; its records are the default namespace's."""
+    import psycopg
+
+    with psycopg.connect(postgres_url, autocommit=True) as admin:
+        admin.execute("DROP DATABASE IF EXISTS crm_v1")
+        admin.execute("CREATE DATABASE crm_v1")
+    old_url = postgres_url.rsplit("/", 1)[0] + "/crm_v1"
+    with psycopg.connect(old_url, autocommit=True) as db:
+        db.execute("""CREATE TABLE crm_mock_meta (name TEXT PRIMARY KEY, value TEXT NOT NULL);
+            CREATE TABLE crm_mock_records (seq BIGSERIAL PRIMARY KEY, collection TEXT NOT NULL, key TEXT NOT NULL,
+                data JSONB NOT NULL, UNIQUE (collection, key));
+            CREATE TABLE crm_mock_counters (name TEXT PRIMARY KEY, value BIGINT NOT NULL);
+            INSERT INTO crm_mock_meta VALUES ('schema_version', '1');
+            INSERT INTO crm_mock_records (collection, key, data) VALUES ('close.opportunities', 's:oppo_1', '{"id": "oppo_1"}');
+            INSERT INTO crm_mock_counters VALUES ('id:oppo', 41);""")
+    store = NamespacedStore(PostgresStore(old_url))
+    try:
+        assert store.get("close.opportunities", "oppo_1") == {"id": "oppo_1"}
+        assert store.next_value("id:oppo") == 42  # and no id minted before is minted again
+    finally:
+        store.inner.close()
 
 
 def test_a_database_restart_is_the_vendors_503_then_service_resumes_with_nothing_lost(postgres_cluster):

@@ -9,6 +9,8 @@ from closeio_api import API
 
 from mock_server import create_app, parse_rate
 from mock_server.pipeline.throttle import RateLimiter  # the limiter itself, with a fake clock
+from mock_server.store import MemoryStore, open_store
+from mock_server.store.memory import MAX_WINDOWS
 from tests.conftest import CLOSE_AUTH, NEXUDUS_AUTH, SPRINTHUB_AUTH, assert_conforms, basic
 from tests.test_served_over_http import start
 
@@ -43,14 +45,16 @@ def test_limits_are_per_credential():
     assert client.get("/api/v1/status/opportunity/", headers=basic("alice")).status_code == 429
 
 
-def test_the_window_resets():
-    now = [0.0]
-    limiter = RateLimiter("1/s", clock=lambda: now[0])
+def test_the_window_resets(store_url):
+    now = [1000.0]
+    limiter = RateLimiter("1/s", open_store(store_url), clock=lambda: now[0])
+    limiter.store.clear()
     assert limiter.check("k") is None
     refused = limiter.check("k")
     assert refused is not None and "exceeded" in refused.message
-    now[0] = 1.01
+    now[0] = 1001.01
     assert limiter.check("k") is None  # a new window
+    assert limiter.check("k") is not None
 
 
 @pytest.mark.parametrize("bad", ["", "10", "0/s", "ten/s", "5/d"])
@@ -83,8 +87,14 @@ def test_a_reset_starts_every_window_afresh():
 
 def test_a_flood_of_random_credentials_keeps_the_limiter_bounded():
     now = [0.0]
-    limiter = RateLimiter("5/s", clock=lambda: now[0])
-    for n in range(3 * RateLimiter.MAX_KEYS):
+    limiter = RateLimiter("5/s", MemoryStore(), clock=lambda: now[0])
+    for n in range(3 * MAX_WINDOWS):
         limiter.check(f"key-{n}")
         now[0] += 0.0001  # all inside one window: nothing expires by itself
-    assert len(limiter._windows) <= RateLimiter.MAX_KEYS
+    assert len(limiter.store._windows) <= MAX_WINDOWS
+
+
+def test_a_credential_never_reaches_the_store_in_clear(tmp_path):
+    store = open_store(f"sqlite:{tmp_path / 'mock.db'}")
+    RateLimiter("5/s", store).check("Basic c2VjcmV0LWtleTo=")
+    assert b"c2VjcmV0LWtleTo" not in (tmp_path / "mock.db").read_bytes() + (tmp_path / "mock.db-wal").read_bytes()

@@ -2,11 +2,13 @@
 from __future__ import annotations
 
 import contextlib
+import json
 import os
 import socket
 import subprocess
 import sys
 import time
+import urllib.error
 import urllib.request
 from concurrent.futures import ThreadPoolExecutor
 
@@ -14,7 +16,7 @@ import pytest
 from closeio_api import API, APIError
 
 from mock_server.serve.server import bjoern_available
-from tests.conftest import NEXUDUS_AUTH
+from tests.conftest import CLOSE_AUTH, NEXUDUS_AUTH
 
 
 def free_port() -> int:
@@ -103,9 +105,25 @@ def test_two_workers_share_state_and_concurrent_writers_lose_nothing(tmp_path, s
         assert len({o["id"] for o in made}) == 40  # and no ID minted twice
         history = api.get("activity/status_change/opportunity", params={"_limit": 100})["data"]
         assert len(history) == 40
+        for _ in range(4):  # one journal: whichever worker answers (a new connection each) shows all 40
+            with urllib.request.urlopen(f"{base}/__mock/requests?operation=createOpportunity", timeout=5) as answer:
+                assert len(json.load(answer)["requests"]) == 40
         request = urllib.request.Request(f"{base}/nexudus/api/crm/crmboardcolumns", headers=NEXUDUS_AUTH)
         with urllib.request.urlopen(request, timeout=5) as response:
             assert response.status == 200
     finally:
         process.terminate()
         process.wait(timeout=10)
+
+
+def test_a_rate_limit_is_one_limit_across_workers():
+    with running("--workers", "2", "--vendor", "close", "--rate-limit", "5/m") as base:
+        statuses = []
+        for _ in range(10):  # a new connection each time: both workers answer some
+            request = urllib.request.Request(f"{base}/api/v1/status/opportunity/", headers=CLOSE_AUTH)
+            try:
+                with urllib.request.urlopen(request, timeout=5) as response:
+                    statuses.append(response.status)
+            except urllib.error.HTTPError as error:
+                statuses.append(error.code)
+        assert statuses == [200] * 5 + [429] * 5

@@ -5,8 +5,7 @@ Headers, query parameters and body fields that carry credentials are masked by t
 """
 from __future__ import annotations
 
-import collections
-import threading
+import logging
 import time
 from datetime import UTC, datetime
 from urllib.parse import parse_qsl
@@ -15,31 +14,32 @@ from mock_server import jsonio
 from mock_server.pipeline.exchange import Exchange, Reply
 from mock_server.pipeline.stage import Outcome, Stage
 from mock_server.redaction import Redactor
+from mock_server.store.base import Store, StoreUnavailable
+
+log = logging.getLogger("crm_mock")
 
 
 class Journal:
-    """The newest `size` entries, oldest first."""
+    """The newest `size` entries, oldest first, kept in the store: every worker and host sharing it
+    appends to, and reads, one journal (per namespace, like everything in the store)."""
 
-    def __init__(self, size: int = 1000):
-        self._entries: collections.deque[dict] = collections.deque(maxlen=size)
-        self._lock = threading.Lock()
+    LOG = "journal"
+
+    def __init__(self, store: Store, size: int = 1000):
+        self.store = store
+        self.size = size
 
     def record(self, entry: dict) -> None:
-        with self._lock:
-            self._entries.append(entry)
+        self.store.append_log(self.LOG, entry, self.size)
 
     def entries(self, limit: int | None = None) -> list[dict]:
-        with self._lock:
-            items = list(self._entries)
-        return [_readable(e) for e in (items[-limit:] if limit else items)]
+        if not self.size:
+            return []
+        return [_readable(e) for e in self.store.read_log(self.LOG, min(limit or self.size, self.size))]
 
     def view(self, entry: dict) -> dict:
         """A journal entry as `match` sees a request (steering/matching.py)."""
         return {**entry, "query": dict(parse_qsl(entry.get("query") or "", keep_blank_values=True))}
-
-    def clear(self) -> None:
-        with self._lock:
-            self._entries.clear()
 
 
 def _readable(entry: dict) -> dict:
@@ -53,6 +53,10 @@ class Record(Stage):
 
     name = "journal"
 
+    @classmethod
+    def build(cls, mount):
+        return cls(mount) if mount.settings.journal_size else None  # --journal-size 0: no journal at all
+
     def __init__(self, mount) -> None:
         super().__init__(mount)
         self.redactor = Redactor.for_schemes(mount.vendor.spec.security_schemes)
@@ -61,7 +65,7 @@ class Record(Stage):
         request, reply, op = exchange.request, exchange.reply, exchange.op
         assert reply is not None  # the envelope stage made one
         redact = self.redactor
-        self.mount.journal.record({
+        entry = {
             "time": time.time(),
             "vendor": self.mount.vendor.name,
             "operation": op.operation_id if op else None,
@@ -79,7 +83,11 @@ class Record(Stage):
             "message": message_of(reply),
             "problems": [{"field": p.field, "message": p.message} for p in exchange.problems] if exchange.problems
             else [],
-        })
+        }
+        try:
+            self.mount.journal.record(entry)
+        except StoreUnavailable:  # the answer stands (a create is stored): only its journal entry is lost
+            log.warning("the store is unavailable: no journal entry for %s %s", request.method, request.path)
         return None
 
 

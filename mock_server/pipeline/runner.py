@@ -1,6 +1,6 @@
 """The runner: one vendor's stages, composed in one place and run in order for each request.
 
-    request stages:  limits → route → authenticate → throttle → validate → chaos → override → handle
+    request stages:  limits → namespace → route → authenticate → throttle → validate → chaos → override → handle
     response stages: envelope → self_check → override_after → journal
 
 A `Mount` is one vendor served under a path prefix; its `Pipeline` is built once at start-up
@@ -26,6 +26,7 @@ from mock_server.pipeline.exchange import Exchange, Reply
 from mock_server.pipeline.handle import Handle
 from mock_server.pipeline.journal import Journal, Record
 from mock_server.pipeline.limits import Limits
+from mock_server.pipeline.namespace import SelectNamespace
 from mock_server.pipeline.override import OverrideAfter, OverrideBefore
 from mock_server.pipeline.route import Route
 from mock_server.pipeline.self_check import SelfCheck
@@ -36,14 +37,17 @@ from mock_server.problems import MockError
 from mock_server.settings import Settings
 from mock_server.steering.faults import FaultyResponse, wait
 from mock_server.store.base import StoreUnavailable
+from mock_server.store.namespaced import CURRENT as NAMESPACE
+from mock_server.store.namespaced import DEFAULT
 
 if TYPE_CHECKING:  # vendors import the pipeline's Call and Reply
+    from mock_server.serve.namespaces import Namespaces
     from mock_server.steering.overrides import OverrideBook
     from mock_server.vendors.base import Vendor
 
 log = logging.getLogger("crm_mock")
 
-DEFAULT_REQUEST_STAGES: tuple[type[Stage], ...] = (Limits, Route, Authenticate, Throttle, Validate, Chaos,
+DEFAULT_REQUEST_STAGES: tuple[type[Stage], ...] = (Limits, SelectNamespace, Route, Authenticate, Throttle, Validate, Chaos,
                                                    OverrideBefore, Handle)
 DEFAULT_RESPONSE_STAGES: tuple[type[Stage], ...] = (Envelope, SelfCheck, OverrideAfter, Record)
 
@@ -69,6 +73,7 @@ class Mount:
     settings: Settings
     journal: Journal
     overrides: OverrideBook | None = None  # shared by every vendor of the app
+    namespaces: Namespaces | None = None  # likewise
 
     @functools.cached_property
     def base(self) -> str:  # asked on every request (dispatch, journal): built once
@@ -99,6 +104,13 @@ class Pipeline:
         return [s.name for s in self.request_stages + self.response_stages]
 
     def handle(self, request: Request) -> Response | FaultyResponse:
+        token = NAMESPACE.set(DEFAULT)  # the namespace stage may choose another for this request
+        try:
+            return self._handle(request)
+        finally:
+            NAMESPACE.reset(token)
+
+    def _handle(self, request: Request) -> Response | FaultyResponse:
         exchange = Exchange(request)
         outcome = self._run_request_stages(exchange)
         if isinstance(outcome, MockError):
@@ -113,6 +125,9 @@ class Pipeline:
             reply = exchange.reply
             assert reply is not None  # a handler's reply, or the envelope's for a refusal
             response = Response(jsonio.dumps(reply.body), reply.status, reply.headers, mimetype="application/json")
+        except StoreUnavailable:  # e.g. an override's use counted in a database that just went away
+            reply = self.mount.vendor.error_reply(store_unavailable(exchange), exchange.op)
+            return Response(jsonio.dumps(reply.body), reply.status, reply.headers, mimetype="application/json")
         except Exception:  # noqa: BLE001 - as in the request stages: never a traceback to the client
             log.exception("answering failed for %s %s", request.method, request.path)
             error = MockError(500, "internal", "The mock failed to handle this request; see its log.")
@@ -133,10 +148,15 @@ class Pipeline:
         except MockError as error:  # raised from inside vendor code (handlers)
             return error
         except StoreUnavailable:
-            log.warning("the store is unavailable for %s %s", exchange.request.method, exchange.request.path)
-            return MockError(503, "server_error", "Service temporarily unavailable: the mock's store is "
-                                                  "unreachable; retry shortly.", headers={"Retry-After": "1"})
+            return store_unavailable(exchange)
         except Exception:  # noqa: BLE001 - the promise is: never a stack trace to the client
             request = exchange.request
             log.exception("handler failed for %s %s", request.method, request.path)
             return MockError(500, "internal", "The mock failed to handle this request; see its log.")
+
+
+def store_unavailable(exchange: Exchange) -> MockError:
+    """The vendor's 503: the store (a database restarting) cannot be reached; the client retries."""
+    log.warning("the store is unavailable for %s %s", exchange.request.method, exchange.request.path)
+    return MockError(503, "server_error", "Service temporarily unavailable: the mock's store is "
+                                          "unreachable; retry shortly.", headers={"Retry-After": "1"})

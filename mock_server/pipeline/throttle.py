@@ -1,58 +1,42 @@
 """throttle: `--rate-limit 10/s`, so clients' back-off code can be tested.
 
-A fixed window per vendor and credential, like the vendors' own per-key limits. This stage refuses
+A fixed window per vendor and credential, like the vendors' own per-key limits, counted in the store:
+workers and hosts sharing it share the windows, so `10/s` is 10/s in total. This stage refuses
 with a neutral `rate_limited`; each vendor answers it in its own way (Close 429 with `RateLimit` and
 `Retry-After`, Nexudus 409 with `Retry-After`, SprintHub a 401 that says too many requests).
 """
 from __future__ import annotations
 
+import hashlib
 import math
-import threading
 import time
 
 from mock_server.pipeline.exchange import Exchange
 from mock_server.pipeline.stage import Outcome, Stage
 from mock_server.problems import MockError
 from mock_server.rates import parse_rate
+from mock_server.store.base import Store
 
 
 class RateLimiter:
-    MAX_KEYS = 10_000  # windows kept at most: a flood of random credentials cannot grow memory
-
-    def __init__(self, rate: str, clock=time.monotonic):
+    def __init__(self, rate: str, store: Store, clock=time.time):
         parsed = parse_rate(rate)
         self.limit, self.window = parsed.count, parsed.seconds
-        self.clock = clock
-        self._windows: dict[str, tuple[float, int]] = {}  # key → (window start, requests in it)
-        self._lock = threading.Lock()
+        self.store = store
+        self.clock = clock  # wall-clock time: processes on one host, and hosts kept in sync, agree on it
 
     def check(self, key: str) -> MockError | None:
         """Count one request for `key`; over the limit, the neutral rate_limited refusal."""
         now = self.clock()
-        with self._lock:
-            start, used = self._windows.get(key, (now, 0))
-            if now - start >= self.window:
-                start, used = now, 0
-            reset = self.window - (now - start)
-            if used >= self.limit:
-                return MockError(429, "rate_limited", "API call count exceeded for this period",
-                                 headers={"Retry-After": str(math.ceil(reset))},
-                                 details={"limit": self.limit, "reset": reset})
-            if key not in self._windows and len(self._windows) >= self.MAX_KEYS:
-                self._forget_expired(now)
-            self._windows[key] = (start, used + 1)
+        # The credential itself is never stored: its digest names the window.
+        window = "rate:" + hashlib.blake2b(key.encode(), digest_size=16).hexdigest()
+        start, used = self.store.hit(window, now, self.window)
+        if used > self.limit:
+            reset = max(0.0, self.window - (now - start))
+            return MockError(429, "rate_limited", "API call count exceeded for this period",
+                             headers={"Retry-After": str(max(1, math.ceil(reset)))},
+                             details={"limit": self.limit, "reset": reset})
         return None
-
-    def _forget_expired(self, now: float) -> None:
-        """Drop finished windows; if every window is live, drop the oldest half (they restart at 0)."""
-        live = {k: w for k, w in self._windows.items() if now - w[0] < self.window}
-        if len(live) >= self.MAX_KEYS:
-            live = dict(sorted(live.items(), key=lambda item: item[1][0])[len(live) // 2:])
-        self._windows = live
-
-    def clear(self) -> None:
-        with self._lock:
-            self._windows.clear()
 
 
 class Throttle(Stage):
@@ -60,14 +44,11 @@ class Throttle(Stage):
 
     def __init__(self, mount) -> None:
         super().__init__(mount)
-        self.limiter = RateLimiter(mount.settings.rate_limit)
+        self.limiter = RateLimiter(mount.settings.rate_limit, mount.vendor.store)
 
     @classmethod
     def build(cls, mount):
         return cls(mount) if mount.settings.rate_limit else None
-
-    def reset(self) -> None:
-        self.limiter.clear()
 
     def __call__(self, exchange: Exchange) -> Outcome:
         assert exchange.principal is not None  # authenticate ran

@@ -23,11 +23,13 @@ from mock_server.pipeline import (
 )
 from mock_server.pipeline.journal import Journal
 from mock_server.serve.control import control_blueprint
+from mock_server.serve.namespaces import Namespaces
 from mock_server.serve.state import EXTENSION, MockState
 from mock_server.settings import Settings
 from mock_server.spec import load_spec
 from mock_server.steering.overrides import OverrideBook
 from mock_server.store import open_store
+from mock_server.store.namespaced import ENVIRON_KEY, NamespacedStore
 from mock_server.vendors import VENDOR_CLASSES, VENDORS
 
 
@@ -65,24 +67,39 @@ def _settings(settings: Settings | str | None, options: dict) -> Settings:
 
 
 def _build_state(settings: Settings, request_stages, response_stages) -> MockState:
-    store = open_store(settings.store) if isinstance(settings.store, str) else settings.store
-    journal = Journal(settings.journal_size)
+    raw = open_store(settings.store) if isinstance(settings.store, str) else settings.store
+    if isinstance(raw, NamespacedStore):
+        raw = raw.inner
+    store = NamespacedStore(raw)  # what everything but the namespace registry sees
+    journal = Journal(store, settings.journal_size)
     names = list(VENDORS) if settings.vendor == "all" else [settings.vendor]
     settings.keys.check({n: load_spec(n).security_schemes for n in VENDORS})
     vendors = {n: VENDOR_CLASSES[n](load_spec(n), store, settings.seed, settings.keys.for_vendor(n),
                                     settings.reproducible_tokens) for n in names}
     overrides = OverrideBook(store, {n: set(v.spec.by_id) for n, v in vendors.items()})
+
+    def seed(count: int | None) -> None:
+        """The current namespace's world: each vendor's, then the configured overrides (--scenario)."""
+        for vendor in vendors.values():
+            vendor.seed_world(settings.seed_data if count is None else count)
+        for override in settings.scenario:
+            overrides.add(override)
+
+    namespaces = Namespaces(raw, seed, settings.namespace_ttl)
     pipelines = [
-        Pipeline(Mount(v, f"/{n}" if settings.vendor == "all" else "", settings, journal, overrides),
+        Pipeline(Mount(v, f"/{n}" if settings.vendor == "all" else "", settings, journal, overrides, namespaces),
                  request_stages, response_stages)
         for n, v in vendors.items()
     ]
-    return MockState(settings, store, journal, vendors, pipelines, overrides)
+    return MockState(settings, store, journal, vendors, pipelines, overrides, namespaces)
 
 
 def _control_error(error: HTTPException):
     # Only /__mock/ paths reach Flask's URL map; even their errors are JSON, never HTML.
     return Response(json.dumps({"error": error.description}), error.code, mimetype="application/json")
+
+
+NAMESPACE_PREFIX = "/__ns/"
 
 
 class VendorDispatch:
@@ -102,6 +119,11 @@ class VendorDispatch:
         path = environ.get("PATH_INFO", "") or "/"
         if path.startswith("/__mock"):
             return self.flask_wsgi(environ, start_response)
+        if path.startswith(NAMESPACE_PREFIX):  # /__ns/job-123/api/v1/...: a base URL that selects a namespace
+            name, _, rest = path[len(NAMESPACE_PREFIX):].partition("/")
+            path = "/" + rest
+            environ = {**environ, "PATH_INFO": path, ENVIRON_KEY: name,
+                       "SCRIPT_NAME": environ.get("SCRIPT_NAME", "") + NAMESPACE_PREFIX + name}
         request = Request(environ, populate_request=False)  # no request<->environ cycle for the GC
         request.max_content_length = self.max_body_bytes
         for pipeline in self.pipelines:

@@ -55,10 +55,17 @@ def main():
 @click.option("--latency", help="Chaos: slow every call, e.g. 50ms or 50ms±20 (jitter drawn from --seed).")
 @click.option("--error-rate", type=float, default=0.0,
               help="Chaos: this fraction of calls (0-1) gets the vendor's 503 or throttling answer, drawn from --seed.")
+@click.option("--journal-size", default=1000, show_default=True, type=click.IntRange(0, 1_000_000),
+              help="Requests kept in the journal (/__mock/requests), newest first out; shared by every worker and "
+                   "host of a shared store. 0 turns the journal off (as WireMock's --no-request-journal).")
+@click.option("--namespace-ttl", default=3600, show_default=True, type=click.IntRange(0),
+              help="Seconds a namespace (X-Crm-Mock-Namespace header, or a /__ns/NAME/ base URL) may stay idle "
+                   "before it is dropped; 0: never. At least 60.")
 def serve(host, port, vendor, store, workers, server_kind, keys, seed, seed_data, strict, rate_limit,
-          admin_key, reproducible_tokens, scenario, latency, error_rate):
+          admin_key, reproducible_tokens, scenario, latency, error_rate, journal_size, namespace_ttl):
     """Start the mock server."""
     from mock_server.rates import parse_rate
+    from mock_server.serve.namespaces import MIN_TTL
     from mock_server.serve.server import bjoern_available, port_is_free, run
     from mock_server.settings import Settings
 
@@ -74,6 +81,8 @@ def serve(host, port, vendor, store, workers, server_kind, keys, seed, seed_data
             parse_rate(rate_limit)
         except ValueError as error:
             raise click.BadParameter(str(error), param_hint="--rate-limit") from None
+    if 0 < namespace_ttl < MIN_TTL:
+        raise click.BadParameter(f"0 (never) or at least {MIN_TTL:.0f} seconds", param_hint="--namespace-ttl")
     if server_kind == "bjoern" and not bjoern_available():
         raise click.UsageError("bjoern is not installed: pip install 'crm-mock[fast]', or use --server gunicorn")
     if not port_is_free(host, port):
@@ -89,7 +98,7 @@ def serve(host, port, vendor, store, workers, server_kind, keys, seed, seed_data
     scenario = _scenario(scenario, VENDORS if vendor == "all" else [vendor])
     settings = Settings(vendor=vendor, store=store, keys=parsed_keys, seed=seed, seed_data=seed_data, strict=strict,
                         rate_limit=rate_limit, admin_key=admin_key, reproducible_tokens=reproducible_tokens,
-                        scenario=scenario, **chaos)
+                        scenario=scenario, journal_size=journal_size, namespace_ttl=namespace_ttl or None, **chaos)
     if parsed_keys and not admin_key:
         click.echo("note: with --keys, /__mock/ (but health) answers 401 until you also give --admin-key", err=True)
     for name in VENDORS if vendor == "all" else [vendor]:

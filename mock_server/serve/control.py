@@ -4,12 +4,13 @@ from __future__ import annotations
 import hmac
 from pathlib import Path
 
-from flask import Blueprint, Response, current_app, jsonify, request
+from flask import Blueprint, Response, current_app, g, jsonify, request
 
 from mock_server.redaction import Redactor
 from mock_server.serve.state import MockState, state_of
 from mock_server.steering.matching import BadMatch, parse_match
 from mock_server.steering.verify import select, verify
+from mock_server.store.namespaced import CURRENT, DEFAULT, HEADER, BadNamespace, check_name
 
 control_blueprint = Blueprint("crm_mock_control", __name__, url_prefix="/__mock")
 # A reset reseeds while holding the store: 10,000 opportunities take a few seconds (bench), and the
@@ -36,6 +37,32 @@ def require_admin_key():
     return jsonify(error=f"The {ADMIN_HEADER} header is {why}."), 401
 
 
+@control_blueprint.before_request
+def select_namespace():
+    """`?namespace=NAME` (or the X-Crm-Mock-Namespace header) points every endpoint at that namespace:
+    its journal, overrides, records, reset. A namespace is seeded on first use, from either side."""
+    name = request.args.get("namespace", request.headers.get(HEADER))
+    if name is None or request.endpoint in OUTSIDE_NAMESPACES:
+        return None
+    try:
+        check_name(name)
+    except BadNamespace as error:
+        return jsonify(error=f"namespace: {error}"), 400
+    g.namespace_token = CURRENT.set(name)
+    if request.endpoint != "crm_mock_control.reset":  # a reset seeds it anyway
+        _state().namespaces.enter(name)
+    return None
+
+
+@control_blueprint.teardown_request
+def leave_namespace(_error=None):
+    token = g.pop("namespace_token", None)
+    if token is not None:
+        CURRENT.reset(token)
+
+
+OUTSIDE_NAMESPACES = {"crm_mock_control.health", "crm_mock_control.page", "crm_mock_control.namespaces",
+                      "crm_mock_control.drop_namespace"}
 PAGE = Path(__file__).with_name("page.html")
 
 
@@ -62,6 +89,28 @@ def reset():
     state = _state()
     state.reset(None if count is None else int(count))
     return jsonify(status="reset", records=state.store.collections())
+
+
+@control_blueprint.get("/namespaces")
+def namespaces():
+    """Every namespace with its size, creation, last use and expiry (`--namespace-ttl`)."""
+    state = _state()
+    return jsonify(namespaces=state.namespaces.listed(), ttl=state.settings.namespace_ttl)
+
+
+@control_blueprint.delete("/namespaces/<name>")
+def drop_namespace(name: str):
+    """Drop a namespace now (a CI job cleaning up after itself); the default one can only be reset."""
+    state = _state()
+    try:
+        check_name(name)
+    except BadNamespace as error:
+        return jsonify(error=f"namespace: {error}"), 400
+    if name == DEFAULT:
+        return jsonify(error="the default namespace cannot be dropped; POST /__mock/reset empties it"), 400
+    if not state.namespaces.drop(name):
+        return jsonify(error=f"no namespace {name!r}"), 404
+    return jsonify(dropped=name)
 
 
 @control_blueprint.get("/requests")

@@ -7,9 +7,11 @@ from flask import Flask
 
 from mock_server.pipeline import Pipeline
 from mock_server.pipeline.journal import Journal
+from mock_server.serve.namespaces import Namespaces
 from mock_server.settings import Settings
 from mock_server.steering.overrides import OverrideBook
 from mock_server.store import Store
+from mock_server.store.namespaced import CURRENT
 from mock_server.vendors import Vendor
 
 EXTENSION = "crm_mock"
@@ -17,7 +19,10 @@ EXTENSION = "crm_mock"
 
 @dataclass
 class MockState:
-    """What the control endpoints (and tests) may reach: one typed place, not a loose dict."""
+    """What the control endpoints (and tests) may reach: one typed place, not a loose dict.
+
+    `store` is the store as the current namespace sees it (store/namespaced.py); `namespaces` knows
+    them all."""
 
     settings: Settings
     store: Store
@@ -25,21 +30,14 @@ class MockState:
     vendors: dict[str, Vendor]
     pipelines: list[Pipeline]
     overrides: OverrideBook
+    namespaces: Namespaces
 
-    def reset(self, count: int | None = None) -> None:
-        """Back to the seeded world; `count` overrides --seed-data (0: statuses, users, ... only).
-
-        One transaction: other workers see the old world or the new one, never a half-seeded mix,
-        and a write racing the reset cannot mint an ID the reseeding mints again."""
-        with self.store.transaction():
-            self.store.clear()
-            for vendor in self.vendors.values():
-                vendor.seed_world(self.settings.seed_data if count is None else count)
-            for override in self.settings.scenario:  # the configured overrides are part of the world
-                self.overrides.add(override)
-        self.journal.clear()
+    def reset(self, count: int | None = None, namespace: str | None = None) -> None:
+        """The current (or the named) namespace back to its seeded world; `count` overrides
+        --seed-data (0: statuses, users, ... only). Atomic: see Namespaces.reset."""
+        self.namespaces.reset(namespace or CURRENT.get(), count)
         for pipeline in self.pipelines:
-            pipeline.reset()  # e.g. rate-limit windows
+            pipeline.reset()  # stages that keep state of their own
 
     @property
     def operations(self) -> dict[str, set[str]]:

@@ -18,6 +18,7 @@ from typing import Any
 from mock_server.problems import MockError, Problem
 from mock_server.steering.matching import BadMatch, Match, parse_match
 from mock_server.store import Store
+from mock_server.store.namespaced import CURRENT as NAMESPACE
 
 COLLECTION = "__mock.overrides"
 META, VERSION = "__mock.meta", "overrides"  # a random token, new on every change (a reset clears it)
@@ -187,8 +188,8 @@ class OverrideBook:
         self.store = store
         self.operations = operations
         self._lock = threading.Lock()
-        self._version: str | None = None
-        self._active: list[tuple[Override, int]] = []  # (override, seq), best first
+        # namespace → (version, its parsed overrides best first as (override, seq))
+        self._parsed: dict[str, tuple[str | None, list[tuple[Override, int]]]] = {}
 
     def add(self, raw) -> dict:
         override = parse_override(raw, self.operations)
@@ -225,14 +226,16 @@ class OverrideBook:
         """The parsed overrides, refreshed when another request or worker changed them."""
         meta = self.store.get(META, VERSION)
         version = meta["version"] if meta else None
-        if version != self._version:
+        namespace = NAMESPACE.get()
+        known = self._parsed.get(namespace)
+        if known is None or known[0] != version:
             with self._lock:
                 rows = [r for r in self.store.all(COLLECTION) if r.get("remaining") != 0]
                 parsed = [(parse_override({k: r[k] for k in FIELDS if k in r}, self.operations), r["seq"])
                           for r in rows]
                 parsed.sort(key=lambda item: (item[0].priority, item[1]), reverse=True)
-                self._active, self._version = parsed, version
-        return self._active
+                known = self._parsed[namespace] = (version, parsed)
+        return known[1]
 
     def claim(self, view: Mapping) -> Override | None:
         """The best override matching `view` that still has a use left; counts the hit."""

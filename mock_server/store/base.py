@@ -9,6 +9,13 @@ from typing import Any
 
 from mock_server import jsonio
 
+CLOCK = "__clock__"
+
+
+def prefix_end(prefix: str) -> str:
+    """The first string after every string that starts with `prefix` (a range scan's upper bound)."""
+    return prefix[:-1] + chr(ord(prefix[-1]) + 1)
+
 
 class StoreUnavailable(Exception):
     """The store cannot be reached (a database restarting): the request gets the vendor's 503."""
@@ -58,12 +65,31 @@ class Store(abc.ABC):
         """1, 2, 3, ... per counter name, never repeated, even across processes."""
 
     @abc.abstractmethod
-    def _advance_clock(self, candidate_us: int) -> int:
-        """Store max(candidate, last + 1) as the clock and return it (microseconds since epoch)."""
+    def _advance_clock(self, candidate_us: int, name: str = CLOCK) -> int:
+        """Store max(candidate, last + 1) as the clock `name` and return it (microseconds since epoch)."""
 
     @abc.abstractmethod
     def clear(self) -> None:
-        """Remove every record and reset counters and clock (a reset replays the same seed)."""
+        """Remove everything: records, counters, clocks, logs and windows."""
+
+    @abc.abstractmethod
+    def drop(self, prefix: str) -> None:
+        """Remove every collection, counter, clock, log and window whose name starts with `prefix`
+        (one namespace: see store/namespaced.py)."""
+
+    # -- the mock's own bookkeeping, shared by every process of a shared store ------------------------
+    @abc.abstractmethod
+    def append_log(self, log: str, entry: dict, keep: int) -> None:
+        """Append to a bounded log (the request journal); only the newest `keep` entries are kept."""
+
+    @abc.abstractmethod
+    def read_log(self, log: str, limit: int) -> list[dict]:
+        """The newest `limit` entries of a log, oldest first."""
+
+    @abc.abstractmethod
+    def hit(self, window: str, now: float, seconds: float) -> tuple[float, int]:
+        """Count one request in a fixed window (a rate limit), atomically across processes: the
+        window's (start, requests so far). A window older than `seconds` restarts at `now`."""
 
     @abc.abstractmethod
     def collections(self) -> dict[str, int]:

@@ -1,18 +1,22 @@
 """The default store: dicts in one process, guarded by a lock for Flask's threaded server."""
 from __future__ import annotations
 
+import collections
 import threading
 
 from mock_server import jsonio
-from mock_server.store.base import Query, Store, matches
+from mock_server.store.base import CLOCK, Query, Store, matches
+
+MAX_WINDOWS = 10_000  # rate-limit windows kept at most: a flood of random credentials cannot grow memory
 
 
 class MemoryStore(Store):
-    def __init__(self):
+    def __init__(self) -> None:
         self._lock = threading.RLock()
         self._data: dict[str, dict] = {}
-        self._counters: dict[str, int] = {}
-        self._clock = 0
+        self._counters: dict[str, int] = {}  # counters and clocks
+        self._logs: dict[str, collections.deque] = {}
+        self._windows: dict[str, tuple[float, int]] = {}  # window → (start, requests in it)
         self._json: dict[int, tuple[dict, object]] = {}  # id(record) → (record, its JSON)
         self._depth = 0  # nesting of transaction() in the thread holding the lock
         self._undo: list[tuple[str, object, dict | None]] = []  # (collection, key, record before)
@@ -89,17 +93,56 @@ class MemoryStore(Store):
             self._counters[counter] = value = self._counters.get(counter, 0) + 1
             return value
 
-    def _advance_clock(self, candidate_us):
+    def _advance_clock(self, candidate_us, name=CLOCK):
         with self._lock:
-            self._clock = max(candidate_us, self._clock + 1)
-            return self._clock
+            self._counters[name] = value = max(candidate_us, self._counters.get(name, 0) + 1)
+            return value
 
     def clear(self):
         with self._lock:
             self._data.clear()
             self._json.clear()
             self._counters.clear()
-            self._clock = 0
+            self._logs.clear()
+            self._windows.clear()
+
+    def drop(self, prefix):
+        with self._lock:
+            for table in (self._data, self._counters, self._logs, self._windows):
+                for name in [n for n in table if n.startswith(prefix)]:
+                    if table is self._data:
+                        self._json.clear()  # rare (a reset): simpler than finding this collection's entries
+                    del table[name]
+
+    def append_log(self, log, entry, keep):
+        # The entry itself, not a copy: the journal never changes an entry after appending it.
+        with self._lock:
+            entries = self._logs.get(log)
+            if entries is None or entries.maxlen != keep:
+                entries = self._logs[log] = collections.deque(entries or (), maxlen=keep)
+            entries.append(entry)
+
+    def read_log(self, log, limit):
+        with self._lock:
+            entries = list(self._logs.get(log, ()))
+        return entries[-limit:] if limit else []
+
+    def hit(self, window, now, seconds):
+        with self._lock:
+            start, used = self._windows.get(window, (now, 0))
+            if now - start >= seconds:
+                start, used = now, 0
+            if window not in self._windows and len(self._windows) >= MAX_WINDOWS:
+                self._forget_windows(now, seconds)
+            self._windows[window] = (start, used + 1)
+            return start, used + 1
+
+    def _forget_windows(self, now: float, seconds: float) -> None:
+        """Drop finished windows; if every window is live, drop the oldest half (they restart at 0)."""
+        live = {k: w for k, w in self._windows.items() if now - w[0] < seconds}
+        if len(live) >= MAX_WINDOWS:
+            live = dict(sorted(live.items(), key=lambda item: item[1][0])[len(live) // 2:])
+        self._windows = live
 
     def collections(self):
         with self._lock:

@@ -14,16 +14,25 @@ import threading
 from contextlib import contextmanager
 
 from mock_server import jsonio
-from mock_server.store.base import Query, SqlStore, StoreUnavailable
+from mock_server.store.base import CLOCK, Query, SqlStore, StoreUnavailable, prefix_end
 
-SCHEMA_VERSION = 1
+# 2: names carry their namespace ("default/close.opportunities"); the journal and rate-limit windows.
+SCHEMA_VERSION = 2
 SCHEMA = """
 CREATE TABLE IF NOT EXISTS crm_mock_meta (name TEXT PRIMARY KEY, value TEXT NOT NULL);
 CREATE TABLE IF NOT EXISTS crm_mock_records (
     seq BIGSERIAL PRIMARY KEY, collection TEXT NOT NULL, key TEXT NOT NULL, data JSONB NOT NULL,
     UNIQUE (collection, key));
+-- Equality filters (status_id, lead_id, ...) are containment tests this one index answers for every field.
+CREATE INDEX IF NOT EXISTS crm_mock_records_data ON crm_mock_records USING GIN (data jsonb_path_ops);
 CREATE TABLE IF NOT EXISTS crm_mock_counters (name TEXT PRIMARY KEY, value BIGINT NOT NULL);
+CREATE TABLE IF NOT EXISTS crm_mock_logs (seq BIGSERIAL PRIMARY KEY, log TEXT NOT NULL, data JSONB NOT NULL);
+CREATE INDEX IF NOT EXISTS crm_mock_logs_newest ON crm_mock_logs (log, seq);
+CREATE TABLE IF NOT EXISTS crm_mock_windows (name TEXT PRIMARY KEY, start DOUBLE PRECISION NOT NULL,
+                                             used BIGINT NOT NULL);
 """
+TRIM_EVERY = 64  # journal appends between two trims (reads never show more than `keep` anyway)
+PRUNE_EVERY = 1000  # rate-limit hits between two sweeps of finished windows
 WRITE_LOCK = 0x63726D6D  # "crmm": the advisory lock every read-modify-write takes first
 SQL_OPERATORS = {"gt": ">", "gte": ">=", "lt": "<", "lte": "<="}
 
@@ -55,6 +64,7 @@ class PostgresStore(SqlStore):
         self._pool = None
         self._pool_pid = 0
         self._guard = threading.Lock()
+        self._appends = self._hits = 0
         try:
             with self._connection() as db:
                 self._migrate(db)
@@ -99,6 +109,10 @@ class PostgresStore(SqlStore):
             row = db.execute("SELECT value FROM crm_mock_meta WHERE name = 'schema_version'").fetchone()
             if row is None:
                 db.execute("INSERT INTO crm_mock_meta VALUES ('schema_version', %s)", (str(SCHEMA_VERSION),))
+            elif int(row[0]) == 1:  # version 1 had no namespaces: its records are the default namespace's
+                db.execute("UPDATE crm_mock_records SET collection = 'default/' || collection")
+                db.execute("UPDATE crm_mock_counters SET name = 'default/' || name")
+                db.execute("UPDATE crm_mock_meta SET value = %s WHERE name = 'schema_version'", (str(SCHEMA_VERSION),))
             elif int(row[0]) > SCHEMA_VERSION:
                 raise SchemaTooNew(f"{self.url.split('@')[-1]}: schema version {row[0]} is newer than this "
                                    f"crm-mock's {SCHEMA_VERSION}; upgrade crm-mock or use another database")
@@ -154,6 +168,9 @@ class PostgresStore(SqlStore):
             elif op == "eq" and value is None:  # as in memory: a missing field equals None
                 clauses.append(f"({field} IS NULL OR {field} = 'null'::jsonb)")
                 args += [name, name]
+            elif op == "eq" and isinstance(value, str | int | float):  # containment: the GIN index answers it
+                clauses.append("data @> %s::jsonb")
+                args.append(jsonio.dumps({name: value}).decode())
             elif op == "eq":
                 clauses.append(f"{field} = %s::jsonb")
                 args += [name, jsonio.dumps(value).decode()]
@@ -183,17 +200,54 @@ class PostgresStore(SqlStore):
                 "INSERT INTO crm_mock_counters (name, value) VALUES (%s, 1) ON CONFLICT (name) "
                 "DO UPDATE SET value = crm_mock_counters.value + 1 RETURNING value", (counter,)).fetchone()[0]
 
-    def _advance_clock(self, candidate_us):
+    def _advance_clock(self, candidate_us, name=CLOCK):
         with self._connection() as db:
             return db.execute(
-                "INSERT INTO crm_mock_counters (name, value) VALUES ('__clock__', %s) ON CONFLICT (name) "
+                "INSERT INTO crm_mock_counters (name, value) VALUES (%s, %s) ON CONFLICT (name) "
                 "DO UPDATE SET value = GREATEST(EXCLUDED.value, crm_mock_counters.value + 1) RETURNING value",
-                (candidate_us,)).fetchone()[0]
+                (name, candidate_us)).fetchone()[0]
 
     def clear(self):
         with self._write() as db:
-            db.execute("DELETE FROM crm_mock_records")
-            db.execute("DELETE FROM crm_mock_counters")
+            for table in ("crm_mock_records", "crm_mock_counters", "crm_mock_logs", "crm_mock_windows"):
+                db.execute(f"DELETE FROM {table}")  # noqa: S608 - fixed table names
+
+    def drop(self, prefix):
+        end = prefix_end(prefix)
+        with self._write() as db:  # range scans on each table's name index
+            db.execute("DELETE FROM crm_mock_records WHERE collection >= %s AND collection < %s", (prefix, end))
+            for table, column in (("crm_mock_counters", "name"), ("crm_mock_logs", "log"),
+                                  ("crm_mock_windows", "name")):
+                db.execute(f"DELETE FROM {table} WHERE {column} >= %s AND {column} < %s", (prefix, end))  # noqa: S608
+
+    def append_log(self, log, entry, keep):
+        # No write lock: an append changes nothing another request reads back and writes.
+        with self._connection() as db:
+            db.execute("INSERT INTO crm_mock_logs (log, data) VALUES (%s, %s::jsonb)",
+                       (log, jsonio.dumps(entry).decode()))
+            self._appends += 1
+            if self._appends % TRIM_EVERY == 0:
+                db.execute("DELETE FROM crm_mock_logs WHERE log = %s AND seq < (SELECT seq FROM crm_mock_logs "
+                           "WHERE log = %s ORDER BY seq DESC LIMIT 1 OFFSET %s)", (log, log, keep - 1))
+
+    def read_log(self, log, limit):
+        with self._connection() as db:
+            rows = db.execute("SELECT data::text FROM (SELECT seq, data FROM crm_mock_logs WHERE log = %s "
+                              "ORDER BY seq DESC LIMIT %s) newest ORDER BY seq", (log, limit)).fetchall()
+        return [jsonio.loads(r[0]) for r in rows]
+
+    def hit(self, window, now, seconds):
+        # One upsert: the row lock it takes orders concurrent hits, and every assignment sees the old row.
+        with self._connection() as db:
+            self._hits += 1
+            if self._hits % PRUNE_EVERY == 0:  # windows of credentials not seen lately
+                db.execute("DELETE FROM crm_mock_windows WHERE start < %s", (now - seconds,))
+            row = db.execute(
+                "INSERT INTO crm_mock_windows AS w (name, start, used) VALUES (%s, %s, 1) ON CONFLICT (name) "
+                "DO UPDATE SET start = CASE WHEN EXCLUDED.start - w.start >= %s THEN EXCLUDED.start ELSE w.start END, "
+                "used = CASE WHEN EXCLUDED.start - w.start >= %s THEN 1 ELSE w.used + 1 END RETURNING start, used",
+                (window, now, seconds, seconds)).fetchone()
+        return row[0], row[1]
 
     def collections(self):
         with self._connection() as db:

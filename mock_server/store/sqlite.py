@@ -13,7 +13,7 @@ import types
 from contextlib import contextmanager
 
 from mock_server import jsonio
-from mock_server.store.base import Query, SqlStore
+from mock_server.store.base import CLOCK, Query, SqlStore, prefix_end
 
 SCHEMA = """
 CREATE TABLE IF NOT EXISTS records (
@@ -21,7 +21,14 @@ CREATE TABLE IF NOT EXISTS records (
 CREATE UNIQUE INDEX IF NOT EXISTS records_key ON records (collection, key);
 CREATE INDEX IF NOT EXISTS records_order ON records (collection);  -- rowid order within a collection
 CREATE TABLE IF NOT EXISTS counters (name TEXT PRIMARY KEY, value INTEGER NOT NULL);
+CREATE TABLE IF NOT EXISTS logs (seq INTEGER PRIMARY KEY, log TEXT NOT NULL, data TEXT NOT NULL);
+CREATE INDEX IF NOT EXISTS logs_newest ON logs (log, seq);
+CREATE TABLE IF NOT EXISTS windows (name TEXT PRIMARY KEY, start REAL NOT NULL, used INTEGER NOT NULL);
 """
+# 2: every name carries its namespace ("default/close.opportunities"); version 1 files are moved there.
+SCHEMA_VERSION = 2
+PRUNE_EVERY = 1000  # rate-limit hits between two sweeps of finished windows
+TRIM_EVERY = 64  # appends between two trims of a log (reads never show more than `keep` anyway)
 INT64_MAX = 2**63 - 1
 SQL_OPERATORS = {"eq": "=", "gt": ">", "gte": ">=", "lt": "<", "lte": "<="}
 
@@ -54,7 +61,14 @@ class SqliteStore(SqlStore):
         # growing steps while it waits, which showed up as p99 spikes with two workers.
         self._lock_fd = os.open(path + ".lock", os.O_RDWR | os.O_CREAT, 0o644)
         self._thread_lock = threading.Lock()
+        self._appends = self._hits = 0
         self._db.executescript(SCHEMA)  # executescript manages its own transaction
+        with self._write() as db:
+            if db.execute("PRAGMA user_version").fetchone()[0] < 2:
+                # Version 1 had no namespaces: its records are the default namespace's.
+                db.execute("UPDATE records SET collection = 'default/' || collection")
+                db.execute("UPDATE counters SET name = 'default/' || name")
+                db.execute(f"PRAGMA user_version = {SCHEMA_VERSION}")
 
     @property
     def _db(self) -> sqlite3.Connection:
@@ -163,18 +177,50 @@ class SqliteStore(SqlStore):
                 (counter,),
             ).fetchone()[0]
 
-    def _advance_clock(self, candidate_us):
+    def _advance_clock(self, candidate_us, name=CLOCK):
         with self._write() as db:
             return db.execute(
-                "INSERT INTO counters (name, value) VALUES ('__clock__', ?) "
+                "INSERT INTO counters (name, value) VALUES (?, ?) "
                 "ON CONFLICT(name) DO UPDATE SET value = MAX(excluded.value, value + 1) RETURNING value",
-                (candidate_us,),
+                (name, candidate_us),
             ).fetchone()[0]
 
     def clear(self):
         with self._write() as db:
-            db.execute("DELETE FROM records")
-            db.execute("DELETE FROM counters")
+            for table in ("records", "counters", "logs", "windows"):
+                db.execute(f"DELETE FROM {table}")  # noqa: S608 - fixed table names
+
+    def drop(self, prefix):
+        end = prefix_end(prefix)
+        with self._write() as db:  # range scans: each table is indexed by its name first
+            db.execute("DELETE FROM records WHERE collection >= ? AND collection < ?", (prefix, end))
+            for table, column in (("counters", "name"), ("logs", "log"), ("windows", "name")):
+                db.execute(f"DELETE FROM {table} WHERE {column} >= ? AND {column} < ?", (prefix, end))  # noqa: S608
+
+    def append_log(self, log, entry, keep):
+        with self._write() as db:
+            db.execute("INSERT INTO logs (log, data) VALUES (?, ?)", (log, jsonio.dumps(entry).decode()))
+            self._appends += 1
+            if self._appends % TRIM_EVERY == 0:
+                db.execute("DELETE FROM logs WHERE log = ? AND seq < (SELECT seq FROM logs WHERE log = ? "
+                           "ORDER BY seq DESC LIMIT 1 OFFSET ?)", (log, log, keep - 1))
+
+    def read_log(self, log, limit):
+        rows = self._db.execute("SELECT data FROM (SELECT seq, data FROM logs WHERE log = ? ORDER BY seq DESC "
+                                "LIMIT ?) ORDER BY seq", (log, limit)).fetchall()
+        return [jsonio.loads(r[0]) for r in rows]
+
+    def hit(self, window, now, seconds):
+        # One statement: the assignments all see the old row, so a finished window restarts at 1.
+        with self._write() as db:
+            self._hits += 1
+            if self._hits % PRUNE_EVERY == 0:  # windows of credentials not seen lately
+                db.execute("DELETE FROM windows WHERE start < ?", (now - seconds,))
+            return db.execute(
+                "INSERT INTO windows (name, start, used) VALUES (?, ?, 1) ON CONFLICT(name) DO UPDATE SET "
+                "start = CASE WHEN excluded.start - start >= ? THEN excluded.start ELSE start END, "
+                "used = CASE WHEN excluded.start - start >= ? THEN 1 ELSE used + 1 END RETURNING start, used",
+                (window, now, seconds, seconds)).fetchone()
 
     def collections(self):
         rows = self._db.execute("SELECT collection, COUNT(*) FROM records GROUP BY collection")

@@ -10,6 +10,7 @@ from mock_server.pipeline.exchange import Call, Reply
 from mock_server.problems import MockError, not_found
 from mock_server.spec import Operation, Spec
 from mock_server.store import Store
+from mock_server.store.namespaced import CURRENT as NAMESPACE
 
 __all__ = ["Call", "Reply", "Vendor", "operation"]
 
@@ -41,7 +42,7 @@ class Vendor:
         self.seed = seed
         self.keys = keys  # the keys file's entries for this vendor; empty: zero config
         self.ids = IdMinter(store, seed, reproducible_secrets=reproducible_tokens)
-        self._static: dict[str, dict] = {}
+        self._static: dict[tuple[str, str], dict] = {}  # (namespace, kind) → {id: record}
 
     # Collections only seeding writes (statuses, users, board columns, ...). They are read from the
     # store once per process: every worker seeds the same world from the same seed, so a reset
@@ -50,10 +51,10 @@ class Vendor:
 
     def static(self, kind: str) -> dict:
         """{id: record} of a static collection, in insertion order."""
-        cache = self._static.get(kind)
+        cache = self._static.get((NAMESPACE.get(), kind))
         if cache is None:
             rows = self.store.all(self.collection(kind))
-            cache = self._static[kind] = {r.get("id", r.get("Id")): r for r in rows}
+            cache = self._static[NAMESPACE.get(), kind] = {r.get("id", r.get("Id")): r for r in rows}
         return cache
 
     def first(self, kind: str) -> dict:

@@ -1,0 +1,98 @@
+"""The namespaces a server knows: each seeded on first use, listed with its size, dropped when idle.
+
+The registry is one collection in the store outside every namespace (`__mock.namespaces`), so every
+process and host sharing the store agrees on it. Seeding takes the store's write lock and checks
+the registry again inside it: two workers meeting a new namespace at once seed it once.
+"""
+from __future__ import annotations
+
+import time
+from collections.abc import Callable
+
+from mock_server.store import Store
+from mock_server.store.namespaced import DEFAULT, inside
+
+REGISTRY = "__mock.namespaces"
+TOUCH_EVERY = 1.0  # seconds between two `last_used` writes of one namespace by one process
+SWEEP_EVERY = 30.0  # seconds between two looks for idle namespaces, per process
+MIN_TTL = 60.0  # a namespace is dropped only when idle much longer than TOUCH_EVERY
+
+
+class Namespaces:
+    def __init__(self, raw: Store, seed: Callable[[int | None], None], ttl: float | None, clock=time.time) -> None:
+        self.raw = raw  # the store without a namespace prefix
+        self.seed = seed  # seeds the current namespace's world (count: --seed-data if None)
+        self.ttl = ttl  # None: never dropped
+        self.clock = clock
+        self._seen: dict[str, float] = {}  # name → when this process last wrote its last_used
+        self._swept = clock()
+
+    def enter(self, name: str) -> None:
+        """Called for every request of `name`: seeds it on first use and keeps it from expiring."""
+        now = self.clock()
+        seen = self._seen.get(name)
+        if seen is not None and now - seen < TOUCH_EVERY:
+            return  # the cheap path: one dict lookup per request
+        with self.raw.transaction():
+            row = self.raw.get(REGISTRY, name)
+            if row is None:
+                with inside(name):
+                    self.seed(None)
+                self.raw.insert(REGISTRY, name, {"name": name, "created": now, "last_used": now})
+            else:
+                self.raw.replace(REGISTRY, name, {**row, "last_used": now})
+        self._seen[name] = now  # only now: a request racing this one waits above until the world is there
+        if now - self._swept >= SWEEP_EVERY:
+            self.sweep(now)
+
+    def reset(self, name: str, count: int | None) -> None:
+        """Back to the seeded world, in one transaction: other workers see the old world or the new one,
+        never a half-seeded mix, and a write racing the reset cannot mint an ID the reseeding mints again."""
+        now = self.clock()
+        with self.raw.transaction(), inside(name):
+            self.raw.drop(name + "/")
+            self.seed(count)
+            row = self.raw.get(REGISTRY, name)
+            record = {"name": name, "created": row["created"] if row else now, "last_used": now}
+            (self.raw.replace if row else self.raw.insert)(REGISTRY, name, record)
+        self._seen[name] = now
+
+    def drop(self, name: str) -> bool:
+        """Everything of `name`, now; False when there was no such namespace."""
+        with self.raw.transaction():
+            known = self.raw.delete(REGISTRY, name)
+            self.raw.drop(name + "/")
+        self._seen.pop(name, None)
+        return known
+
+    def listed(self) -> list[dict]:
+        """Every namespace with its records per collection and in total, oldest first."""
+        sizes: dict[str, dict[str, int]] = {}
+        for collection, count in self.raw.collections().items():
+            name, slash, rest = collection.partition("/")
+            if slash and not rest.startswith("__"):  # the mock's own bookkeeping is not a record
+                sizes.setdefault(name, {})[rest] = count
+        rows = sorted(self.raw.all(REGISTRY), key=lambda r: r["created"])
+        return [{"name": r["name"], "records": sum(sizes.get(r["name"], {}).values()),
+                 "collections": sizes.get(r["name"], {}), "created": r["created"], "last_used": r["last_used"],
+                 "expires": None if self.ttl is None or r["name"] == DEFAULT else r["last_used"] + self.ttl}
+                for r in rows]
+
+    def sweep(self, now: float | None = None) -> list[str]:
+        """Drop the namespaces idle past the TTL (never the default one); returns their names."""
+        now = self.clock() if now is None else now
+        self._swept = now
+        if self.ttl is None:
+            return []
+        idle = [r["name"] for r in self.raw.all(REGISTRY)
+                if r["name"] != DEFAULT and now - r["last_used"] > self.ttl]
+        dropped = []
+        for name in idle:
+            with self.raw.transaction():  # look again under the lock: a request may have just used it
+                row = self.raw.get(REGISTRY, name)
+                if row is not None and now - row["last_used"] > self.ttl:
+                    self.raw.delete(REGISTRY, name)
+                    self.raw.drop(name + "/")
+                    self._seen.pop(name, None)
+                    dropped.append(name)
+        return dropped

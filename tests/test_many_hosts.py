@@ -1,0 +1,77 @@
+"""Two `crm-mock serve` processes over one PostgreSQL database act as one mock: the load test of
+issue 13 (8 clients × 500 creates and 500 moves spread over both), then one rate limit across both."""
+from __future__ import annotations
+
+import base64
+import collections
+import itertools
+from concurrent.futures import ThreadPoolExecutor
+
+import requests
+
+from tests.test_served_over_http import running
+
+CLIENTS, EACH = 8, 500
+OPPORTUNITIES = "/api/v1/opportunity/"
+
+
+def auth(key: str) -> dict:
+    return {"Authorization": "Basic " + base64.b64encode(f"{key}:".encode()).decode()}
+
+
+def test_two_servers_on_one_database_act_as_one_mock(postgres_url):
+    common = ("--vendor", "close", "--store", postgres_url, "--journal-size", "20000", "--rate-limit", "3/m")
+    with running(*common) as one, running(*common) as two:
+        requests.post(f"{one}/__mock/reset", timeout=60).raise_for_status()
+        statuses = requests.get(f"{two}/api/v1/status/opportunity/", headers=auth("setup"), timeout=10).json()["data"]
+        won = next(s["id"] for s in statuses if s["type"] == "won")
+
+        def client(number: int) -> list[str]:
+            """Creates on one server and moves on the other, alternating; each pair under its own key
+            (the 3/m limit is per credential, and is checked on its own below)."""
+            made = []
+            with requests.Session() as session:
+                for n in range(EACH):
+                    create_on, move_on = (one, two) if (number + n) % 2 else (two, one)
+                    key = auth(f"load-{number}-{n}")
+                    created = session.post(create_on + OPPORTUNITIES, json={"value": n, "note": f"{number}/{n}"},
+                                           headers=key, timeout=30)
+                    assert created.status_code == 200, created.text
+                    moved = session.put(f"{move_on}{OPPORTUNITIES}{created.json()['id']}/", json={"status_id": won},
+                                        headers=key, timeout=30)
+                    assert moved.status_code == 200 and moved.json()["status_type"] == "won", moved.text
+                    made.append(created.json()["id"])
+            return made
+
+        with ThreadPoolExecutor(CLIENTS) as pool:
+            made = list(itertools.chain.from_iterable(pool.map(client, range(CLIENTS))))
+        assert len(made) == len(set(made)) == CLIENTS * EACH  # unique ids across both processes
+
+        for server in (one, two):  # every record readable from both ports, each exactly once
+            seen = []
+            for skip in itertools.count(0, 100):
+                page = requests.get(server + OPPORTUNITIES, params={"_skip": skip, "_limit": 100},
+                                    headers=auth(f"reader-{server}-{skip}"), timeout=30)
+                seen += [o["id"] for o in page.json()["data"] if o["status_type"] == "won"]
+                if not page.json()["has_more"]:
+                    break
+            assert sorted(seen) == sorted(made)
+
+        journal = requests.get(f"{one}/__mock/requests", params={"limit": 20000}, timeout=60).json()["requests"]
+        operations = collections.Counter(e["operation"] for e in journal)
+        assert operations["createOpportunity"] == operations["updateOpportunity"] == CLIENTS * EACH
+        moves = requests.get(f"{two}/__mock/records/close.activities", timeout=60).json()["records"]
+        to_won = [m for m in moves if m["new_status_id"] == won and m["opportunity_id"] in set(made)]
+        assert len(to_won) == CLIENTS * EACH and len({m["opportunity_id"] for m in to_won}) == CLIENTS * EACH
+
+        # an override set through one server fires exactly once, whichever server is hit
+        requests.post(f"{one}/__mock/overrides", timeout=10, json={
+            "match": {"operation": "createOpportunity"}, "respond": {"error": "server_error"}, "times": 1})
+        statuses = [requests.post(server + OPPORTUNITIES, json={"value": 1}, headers=auth(f"once-{n}"),
+                                  timeout=10).status_code for n, server in enumerate([two, one, two, one])]
+        assert sorted(statuses) == [200, 200, 200, 503]
+
+        # --rate-limit 3/m is 3 a minute in total, wherever the calls land
+        answers = [requests.get(server + "/api/v1/status/opportunity/", headers=auth("one-key"), timeout=10)
+                   for server in [one, two] * 4]
+        assert [a.status_code for a in answers] == [200, 200, 200] + [429] * 5
