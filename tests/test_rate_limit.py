@@ -98,3 +98,15 @@ def test_a_credential_never_reaches_the_store_in_clear(tmp_path):
     store = open_store(f"sqlite:{tmp_path / 'mock.db'}")
     RateLimiter("5/s", store).check("Basic c2VjcmV0LWtleTo=")
     assert b"c2VjcmV0LWtleTo" not in (tmp_path / "mock.db").read_bytes() + (tmp_path / "mock.db-wal").read_bytes()
+
+
+def test_processes_lease_calls_from_one_shared_window_and_never_admit_more_than_the_limit(tmp_path):
+    """Two limiters over one SQLite file stand for two worker processes; a 1000/m limit is leased in
+    tens, so a process may refuse early by at most one lease, and together they never admit more."""
+    now = [5000.0]
+    path = f"sqlite:{tmp_path / 'shared.db'}"
+    workers = [RateLimiter("1000/m", open_store(path), clock=lambda: now[0]) for _ in range(2)]
+    admitted = sum(workers[n % 2].check("one-key") is None for n in range(1500))
+    assert 1000 - workers[0].lease <= admitted <= 1000
+    now[0] += 60  # the next window: both may admit again
+    assert workers[1].check("one-key") is None

@@ -35,7 +35,9 @@ class Journal:
     def entries(self, limit: int | None = None) -> list[dict]:
         if not self.size:
             return []
-        return [_readable(e) for e in self.store.read_log(self.LOG, min(limit or self.size, self.size))]
+        entries = self.store.read_log(self.LOG, min(limit or self.size, self.size))
+        # Workers write their entries in batches: by the store's order, theirs may interleave.
+        return [_readable(e) for e in sorted(entries, key=lambda e: e["time"])]
 
     def view(self, entry: dict) -> dict:
         """A journal entry as `match` sees a request (steering/matching.py)."""

@@ -49,6 +49,7 @@ class Namespaces:
         """Back to the seeded world, in one transaction: other workers see the old world or the new one,
         never a half-seeded mix, and a write racing the reset cannot mint an ID the reseeding mints again."""
         now = self.clock()
+        self.raw.settle_logs()  # journal entries still on their way land before the drop, not after it
         with self.raw.transaction(), inside(name):
             self.raw.drop(name + "/")
             self.seed(count)
@@ -59,6 +60,7 @@ class Namespaces:
 
     def drop(self, name: str) -> bool:
         """Everything of `name`, now; False when there was no such namespace."""
+        self.raw.settle_logs()
         with self.raw.transaction():
             known = self.raw.delete(REGISTRY, name)
             self.raw.drop(name + "/")

@@ -3,11 +3,13 @@ from __future__ import annotations
 
 import abc
 import contextlib
+import time
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from mock_server import jsonio
+from mock_server.store.logbuffer import SETTLE, Batch, LogBuffer
 
 CLOCK = "__clock__"
 
@@ -86,10 +88,14 @@ class Store(abc.ABC):
     def read_log(self, log: str, limit: int) -> list[dict]:
         """The newest `limit` entries of a log, oldest first."""
 
+    def settle_logs(self) -> None:
+        """Make every log entry appended so far, by any process, readable (see store/logbuffer.py)."""
+        return None  # a store that writes each entry at once has nothing to wait for
+
     @abc.abstractmethod
-    def hit(self, window: str, now: float, seconds: float) -> tuple[float, int]:
-        """Count one request in a fixed window (a rate limit), atomically across processes: the
-        window's (start, requests so far). A window older than `seconds` restarts at `now`."""
+    def hit(self, window: str, now: float, seconds: float, count: int = 1) -> tuple[float, int]:
+        """Count `count` requests in a fixed window (a rate limit), atomically across processes: the
+        window's (start, requests so far, these included). A window older than `seconds` restarts at `now`."""
 
     @abc.abstractmethod
     def collections(self) -> dict[str, int]:
@@ -118,10 +124,36 @@ class Store(abc.ABC):
 
 
 class SqlStore(Store):
-    """A store whose `_select` answers a page as stored JSON text and the total (SQLite, PostgreSQL)."""
+    """A store whose `_select` answers a page as stored JSON text and the total (SQLite, PostgreSQL),
+    and whose logs are written in batches (`_write_logs`) and read as JSON text (`_read_logs`)."""
+
+    _logs: LogBuffer | None = None
 
     @abc.abstractmethod
     def _select(self, collection: str, query: Query) -> tuple[list[str], int]: ...
+
+    @abc.abstractmethod
+    def _write_logs(self, batch: Batch) -> None:
+        """Append the batch's entries and keep only the newest `keep` of each log named in it."""
+
+    @abc.abstractmethod
+    def _read_logs(self, log: str, limit: int) -> list[str]:
+        """The newest `limit` entries of a log, oldest first, as JSON text."""
+
+    def append_log(self, log, entry, keep):
+        if self._logs is None:
+            self._logs = LogBuffer(self._write_logs)
+        self._logs.add(log, jsonio.dumps(entry).decode(), keep)
+
+    def settle_logs(self):
+        if self._logs is not None:
+            self._logs.settle()
+        else:
+            time.sleep(SETTLE)  # this process queued nothing; others may have
+
+    def read_log(self, log, limit):
+        self.settle_logs()
+        return [jsonio.loads(text) for text in self._read_logs(log, limit)]
 
     def query(self, collection, query: Query):
         rows, total = self._select(collection, query)

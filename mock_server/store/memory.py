@@ -127,15 +127,15 @@ class MemoryStore(Store):
             entries = list(self._logs.get(log, ()))
         return entries[-limit:] if limit else []
 
-    def hit(self, window, now, seconds):
+    def hit(self, window, now, seconds, count=1):
         with self._lock:
             start, used = self._windows.get(window, (now, 0))
             if now - start >= seconds:
                 start, used = now, 0
             if window not in self._windows and len(self._windows) >= MAX_WINDOWS:
                 self._forget_windows(now, seconds)
-            self._windows[window] = (start, used + 1)
-            return start, used + 1
+            self._windows[window] = (start, used + count)
+            return start, used + count
 
     def _forget_windows(self, now: float, seconds: float) -> None:
         """Drop finished windows; if every window is live, drop the oldest half (they restart at 0)."""

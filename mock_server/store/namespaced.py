@@ -104,8 +104,11 @@ class NamespacedStore(Store):
     def append_log(self, log, entry, keep):
         self.inner.append_log(CURRENT.get() + "/" + log, entry, keep)
 
+    def settle_logs(self):
+        self.inner.settle_logs()
+
     def read_log(self, log, limit):
         return self.inner.read_log(CURRENT.get() + "/" + log, limit)
 
-    def hit(self, window, now, seconds):
-        return self.inner.hit(CURRENT.get() + "/" + window, now, seconds)
+    def hit(self, window, now, seconds, count=1):
+        return self.inner.hit(CURRENT.get() + "/" + window, now, seconds, count)

@@ -28,7 +28,6 @@ CREATE TABLE IF NOT EXISTS windows (name TEXT PRIMARY KEY, start REAL NOT NULL, 
 # 2: every name carries its namespace ("default/close.opportunities"); version 1 files are moved there.
 SCHEMA_VERSION = 2
 PRUNE_EVERY = 1000  # rate-limit hits between two sweeps of finished windows
-TRIM_EVERY = 64  # appends between two trims of a log (reads never show more than `keep` anyway)
 INT64_MAX = 2**63 - 1
 SQL_OPERATORS = {"eq": "=", "gt": ">", "gte": ">=", "lt": "<", "lte": "<="}
 
@@ -61,7 +60,7 @@ class SqliteStore(SqlStore):
         # growing steps while it waits, which showed up as p99 spikes with two workers.
         self._lock_fd = os.open(path + ".lock", os.O_RDWR | os.O_CREAT, 0o644)
         self._thread_lock = threading.Lock()
-        self._appends = self._hits = 0
+        self._hits = 0
         self._db.executescript(SCHEMA)  # executescript manages its own transaction
         with self._write() as db:
             if db.execute("PRAGMA user_version").fetchone()[0] < 2:
@@ -197,30 +196,29 @@ class SqliteStore(SqlStore):
             for table, column in (("counters", "name"), ("logs", "log"), ("windows", "name")):
                 db.execute(f"DELETE FROM {table} WHERE {column} >= ? AND {column} < ?", (prefix, end))  # noqa: S608
 
-    def append_log(self, log, entry, keep):
+    def _write_logs(self, batch):
         with self._write() as db:
-            db.execute("INSERT INTO logs (log, data) VALUES (?, ?)", (log, jsonio.dumps(entry).decode()))
-            self._appends += 1
-            if self._appends % TRIM_EVERY == 0:
+            db.executemany("INSERT INTO logs (log, data) VALUES (?, ?)", [(name, text) for name, text, _ in batch])
+            for name, keep in {name: keep for name, _, keep in batch}.items():
                 db.execute("DELETE FROM logs WHERE log = ? AND seq < (SELECT seq FROM logs WHERE log = ? "
-                           "ORDER BY seq DESC LIMIT 1 OFFSET ?)", (log, log, keep - 1))
+                           "ORDER BY seq DESC LIMIT 1 OFFSET ?)", (name, name, keep - 1))
 
-    def read_log(self, log, limit):
-        rows = self._db.execute("SELECT data FROM (SELECT seq, data FROM logs WHERE log = ? ORDER BY seq DESC "
-                                "LIMIT ?) ORDER BY seq", (log, limit)).fetchall()
-        return [jsonio.loads(r[0]) for r in rows]
+    def _read_logs(self, log, limit):
+        return [r[0] for r in self._db.execute(
+            "SELECT data FROM (SELECT seq, data FROM logs WHERE log = ? ORDER BY seq DESC LIMIT ?) ORDER BY seq",
+            (log, limit))]
 
-    def hit(self, window, now, seconds):
+    def hit(self, window, now, seconds, count=1):
         # One statement: the assignments all see the old row, so a finished window restarts at 1.
         with self._write() as db:
             self._hits += 1
             if self._hits % PRUNE_EVERY == 0:  # windows of credentials not seen lately
                 db.execute("DELETE FROM windows WHERE start < ?", (now - seconds,))
             return db.execute(
-                "INSERT INTO windows (name, start, used) VALUES (?, ?, 1) ON CONFLICT(name) DO UPDATE SET "
+                "INSERT INTO windows (name, start, used) VALUES (?, ?, ?) ON CONFLICT(name) DO UPDATE SET "
                 "start = CASE WHEN excluded.start - start >= ? THEN excluded.start ELSE start END, "
-                "used = CASE WHEN excluded.start - start >= ? THEN 1 ELSE used + 1 END RETURNING start, used",
-                (window, now, seconds, seconds)).fetchone()
+                "used = CASE WHEN excluded.start - start >= ? THEN excluded.used ELSE used + excluded.used END "
+                "RETURNING start, used", (window, now, count, seconds, seconds)).fetchone()
 
     def collections(self):
         rows = self._db.execute("SELECT collection, COUNT(*) FROM records GROUP BY collection")
