@@ -1,6 +1,7 @@
 """Namespaces: parallel CI jobs on one server, each with its own world, none able to see another's."""
 from __future__ import annotations
 
+import json
 import uuid
 
 import pytest
@@ -170,3 +171,19 @@ def test_a_version_1_sqlite_file_becomes_the_default_namespace(tmp_path):
     assert store.next_value("id:oppo") == 42
     reopened = NamespacedStore(SqliteStore(str(path)))  # migrated once, not twice
     assert reopened.get("close.opportunities", "oppo_1") == {"id": "oppo_1"}
+
+
+def test_journal_entries_reach_a_shared_store_in_batches_and_an_idle_process_still_writes_them(tmp_path):
+    import time
+
+    from mock_server.store import SqliteStore
+
+    store = SqliteStore(str(tmp_path / "shared.db"))
+    other_process = SqliteStore(str(tmp_path / "shared.db"))  # another worker's view of the same file
+    for n in range(5):
+        store.append_log("journal", {"n": n}, keep=3)
+    assert other_process._read_logs("journal", 10) == []  # queued, not yet written: one batch later
+    time.sleep(0.1)  # no further request: the idle writer writes the queue
+    assert [json.loads(e)["n"] for e in other_process._read_logs("journal", 10)] == [2, 3, 4]  # trimmed to `keep`
+    store.append_log("journal", {"n": 5}, keep=3)
+    assert [e["n"] for e in other_process.read_log("journal", 3)] == [3, 4, 5]  # a read settles, newest `keep`

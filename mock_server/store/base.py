@@ -133,8 +133,8 @@ class SqlStore(Store):
     def _select(self, collection: str, query: Query) -> tuple[list[str], int]: ...
 
     @abc.abstractmethod
-    def _write_logs(self, batch: Batch) -> None:
-        """Append the batch's entries and keep only the newest `keep` of each log named in it."""
+    def _write_logs(self, batch: Batch, trim: bool) -> None:
+        """Append the batch's entries; with `trim`, also keep only the newest `keep` of each log named in it."""
 
     @abc.abstractmethod
     def _read_logs(self, log: str, limit: int) -> list[str]:

@@ -196,10 +196,10 @@ class SqliteStore(SqlStore):
             for table, column in (("counters", "name"), ("logs", "log"), ("windows", "name")):
                 db.execute(f"DELETE FROM {table} WHERE {column} >= ? AND {column} < ?", (prefix, end))  # noqa: S608
 
-    def _write_logs(self, batch):
+    def _write_logs(self, batch, trim):
         with self._write() as db:
             db.executemany("INSERT INTO logs (log, data) VALUES (?, ?)", [(name, text) for name, text, _ in batch])
-            for name, keep in {name: keep for name, _, keep in batch}.items():
+            for name, keep in ({name: keep for name, _, keep in batch} if trim else {}).items():
                 db.execute("DELETE FROM logs WHERE log = ? AND seq < (SELECT seq FROM logs WHERE log = ? "
                            "ORDER BY seq DESC LIMIT 1 OFFSET ?)", (name, name, keep - 1))
 
