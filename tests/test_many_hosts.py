@@ -75,3 +75,31 @@ def test_two_servers_on_one_database_act_as_one_mock(postgres_url):
         answers = [requests.get(server + "/api/v1/status/opportunity/", headers=auth("one-key"), timeout=10)
                    for server in [one, two] * 4]
         assert [a.status_code for a in answers] == [200, 200, 200] + [429] * 5
+
+
+def test_resets_during_a_write_load_on_two_servers_give_no_5xx(postgres_url):
+    import threading
+    import time
+
+    with running("--vendor", "close", "--store", postgres_url) as one, \
+            running("--vendor", "close", "--store", postgres_url) as two:
+        statuses: list[int] = []
+        stop = time.monotonic() + 3
+
+        def write(number: int) -> None:
+            with requests.Session() as session:
+                while time.monotonic() < stop:
+                    server = (one, two)[number % 2]
+                    statuses.append(session.post(server + OPPORTUNITIES, json={"value": 1}, headers=auth(f"w{number}"),
+                                                 timeout=30).status_code)
+
+        writers = [threading.Thread(target=write, args=(n,)) for n in range(4)]
+        for thread in writers:
+            thread.start()
+        resets = []
+        while time.monotonic() < stop:
+            resets.append(requests.post(f"{(one, two)[len(resets) % 2]}/__mock/reset", timeout=30).status_code)
+        for thread in writers:
+            thread.join()
+        assert resets and set(resets) == {200}
+        assert statuses and set(statuses) == {200}, sorted(set(statuses))

@@ -10,7 +10,7 @@ from closeio_api import API
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from mock_server import Client, create_app
+from mock_server import Client, create_app, state_of
 from mock_server.serve.namespaces import Namespaces
 from mock_server.store import MemoryStore
 from mock_server.store.namespaced import DEFAULT, NamespacedStore, inside
@@ -187,3 +187,26 @@ def test_journal_entries_reach_a_shared_store_in_batches_and_an_idle_process_sti
     assert [json.loads(e)["n"] for e in other_process._read_logs("journal", 10)] == [2, 3, 4]  # trimmed to `keep`
     store.append_log("journal", {"n": 5}, keep=3)
     assert [e["n"] for e in other_process.read_log("journal", 3)] == [3, 4, 5]  # a read settles, newest `keep`
+
+
+def test_an_idle_namespace_expires_over_http_and_reset_by_query_parameter_touches_one(store_url):
+    app = create_app(store=store_url, admin_key=ADMIN_KEY)
+    namespaces = state_of(app).namespaces
+    now = [10_000.0]
+    namespaces.clock, namespaces._swept = (lambda: now[0]), now[0]  # time, as the registry sees it
+    idle, busy = fresh(), fresh()
+    with served(app) as url:
+        admin = {"X-Crm-Mock-Admin-Key": ADMIN_KEY}
+        for name in (idle, busy):
+            call(url, "POST", OPPORTUNITIES, name, json={"value": 9})
+        requests.post(f"{url}/__mock/reset", params={"namespace": busy}, headers=admin, timeout=30).raise_for_status()
+        assert call(url, "GET", OPPORTUNITIES, busy).json()["total_results"] == 0  # reset: back to its seed
+        assert call(url, "GET", OPPORTUNITIES, idle).json()["total_results"] == 1  # the other one untouched
+        now[0] += 3000
+        call(url, "GET", OPPORTUNITIES, busy)
+        now[0] += 1000  # idle: 4000 s without a request, past the 3600 s TTL; busy: 1000 s
+        call(url, "GET", OPPORTUNITIES, busy)  # a request some time later sweeps
+        listed = requests.get(f"{url}/__mock/namespaces", headers=admin, timeout=10).json()
+        names = {n["name"] for n in listed["namespaces"]}
+        assert busy in names and idle not in names and listed["ttl"] == 3600
+        assert call(url, "GET", OPPORTUNITIES, idle).json()["total_results"] == 0  # used again: seeded afresh

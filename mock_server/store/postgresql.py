@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import os
 import threading
+import time
 from contextlib import contextmanager
 
 from mock_server import jsonio
@@ -32,6 +33,7 @@ CREATE INDEX IF NOT EXISTS crm_mock_logs_newest ON crm_mock_logs (log, seq);
 CREATE TABLE IF NOT EXISTS crm_mock_windows (name TEXT PRIMARY KEY, start DOUBLE PRECISION NOT NULL,
                                              used BIGINT NOT NULL);
 """
+IDLE_CHECK_S = 1.0  # a connection idle this long is checked before use (a restart may have broken it)
 PRUNE_EVERY = 1000  # rate-limit hits between two sweeps of finished windows
 WRITE_LOCK = 0x63726D6D  # "crmm": the advisory lock every read-modify-write takes first
 SQL_OPERATORS = {"gt": ">", "gte": ">=", "lt": "<", "lte": "<="}
@@ -65,6 +67,7 @@ class PostgresStore(SqlStore):
         self._pool_pid = 0
         self._guard = threading.Lock()
         self._hits = 0
+        self._last_used: dict[int, float] = {}  # id(connection) → when it was last given back
         try:
             with self._connection() as db:
                 self._migrate(db)
@@ -85,18 +88,25 @@ class PostgresStore(SqlStore):
                 if self._pool is None or self._pool_pid != os.getpid():
                     from psycopg_pool import ConnectionPool
 
-                    # No `check` on checkout: it costs a round trip per statement (half of a get-by-id).
-                    # A connection broken by a database restart fails its next statement instead (that
-                    # request gets the vendor's 503) and the pool replaces it when it comes back.
+                    # A connection is checked (a round trip) only when taken after an idle second:
+                    # checking every checkout cost half of a get-by-id. Under load, a connection broken
+                    # by a database restart fails its next statement instead (that request gets the
+                    # vendor's 503) and the pool replaces it.
                     # synchronous_commit off: a commit returns before its WAL reaches the disk. A
                     # database crash may lose the last few hundred milliseconds of commits but never
                     # leaves them half-applied; for a mock that trade is worth it, as SQLite's
                     # synchronous=OFF is (bench: every request commits its journal entry).
                     self._pool = ConnectionPool(self.url, min_size=1, max_size=8, open=True,
                                                 kwargs={"autocommit": True, "options": "-c synchronous_commit=off"},
-                                                timeout=2)
+                                                check=self._check_if_idle, timeout=2)
                     self._pool_pid = os.getpid()
         return self._pool
+
+    def _check_if_idle(self, db) -> None:
+        from psycopg_pool import ConnectionPool
+
+        if time.monotonic() - self._last_used.get(id(db), 0.0) > IDLE_CHECK_S:
+            ConnectionPool.check_connection(db)
 
     @contextmanager
     def _connection(self):
@@ -105,7 +115,10 @@ class PostgresStore(SqlStore):
             yield held
             return
         with _unavailable_as_503(), self._pool_here().connection() as db:
-            yield db
+            try:
+                yield db
+            finally:
+                self._last_used[id(db)] = time.monotonic()
 
     def _migrate(self, db) -> None:
         with db.transaction():
@@ -129,13 +142,16 @@ class PostgresStore(SqlStore):
                 yield self._local.db
             return
         with _unavailable_as_503(), self._pool_here().connection() as db:
-            with db.transaction():
-                db.execute("SELECT pg_advisory_xact_lock(%s)", (WRITE_LOCK,))
-                self._local.db = db
-                try:
-                    yield db
-                finally:
-                    self._local.db = None
+            try:
+                with db.transaction():
+                    db.execute("SELECT pg_advisory_xact_lock(%s)", (WRITE_LOCK,))
+                    self._local.db = db
+                    try:
+                        yield db
+                    finally:
+                        self._local.db = None
+            finally:
+                self._last_used[id(db)] = time.monotonic()
 
     def transaction(self):
         return self._write()
