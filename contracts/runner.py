@@ -126,12 +126,38 @@ def run(target: Target, options: Options) -> VendorResult:
 def load_schema(target: Target, options: Options):
     document = copy.deepcopy(load_spec(target.vendor).document)  # Schemathesis edits what it loads
     document[VENDOR_KEY] = target.vendor
+    if target.live and options.allow_writes:
+        _drop_path_examples(document)
     schema = schemathesis.openapi.from_dict(document, config=_config(target, options))
     if options.operations:
         schema = schema.include(operation_id=list(options.operations))
     if target.live and not options.allow_writes:
         schema = schema.include(method="GET")
     return schema
+
+
+def _drop_path_examples(document: dict) -> None:
+    """Writes may only touch what the run created: a documented example ID (`oppo_fn2k...`) may name
+    a real record (the mock seeds the docs' examples; an account may hold anything), so no path
+    parameter keeps an example for the examples and coverage phases to aim a PUT or DELETE at."""
+    components = document.get("components", {})
+
+    def resolve(node: dict) -> dict:
+        ref = node.get("$ref", "")
+        if ref.startswith("#/components/"):
+            section, _, name = ref.removeprefix("#/components/").partition("/")
+            return components.get(section, {}).get(name, node)
+        return node
+
+    for item in document.get("paths", {}).values():
+        operations = [o for o in item.values() if isinstance(o, dict)]
+        for parameter in item.get("parameters", []) + [p for o in operations for p in o.get("parameters", [])]:
+            parameter = resolve(parameter)
+            if parameter.get("in") != "path":
+                continue
+            for node in (parameter, resolve(parameter.get("schema", {}))):
+                node.pop("example", None)
+                node.pop("examples", None)
 
 
 def _config(target: Target, options: Options) -> SchemathesisConfig:

@@ -14,9 +14,23 @@ def conforms(response, operation_id: str) -> dict:
     return assert_conforms("close", response, operation_id)
 
 
+DOCUMENTED_OPPORTUNITY = "oppo_fn2kSFXS06akJ7XisR7vQQeObyK4upCc43RiAx1Vyz6"  # seed 003's example
+DOCUMENTED_ACTIVITY = "acti_CAI2lO44gRLMIvgsKfPZghRyuv1h8S3l7c4cDznXukd"
+
+
 @pytest.fixture
 def close(make_client):
-    return make_client("close")
+    """A Close mock whose seeded world has no opportunity yet: the one seed 003's example names
+    (test_seeded_world_holds_the_objects_the_docs_name checks it) is deleted first, through the API."""
+    client = make_client("close")
+    empty(client)
+    return client
+
+
+def empty(client) -> None:
+    assert client.delete(f"{API}/opportunity/{DOCUMENTED_OPPORTUNITY}/", headers=CLOSE_AUTH).status_code == 200
+    assert client.delete(f"{API}/activity/status_change/opportunity/{DOCUMENTED_ACTIVITY}/",
+                         headers=CLOSE_AUTH).status_code == 200
 
 
 def statuses(client) -> dict[str, dict]:
@@ -147,8 +161,8 @@ def test_unknown_status_id_is_a_field_error(close):
     assert conforms(response, "createOpportunity")["field-errors"] == {"status": "Object does not exist."}
 
 
-def test_list_pagination_order_fields_and_filters(make_client):
-    client = make_client("close")
+def test_list_pagination_order_fields_and_filters(close):
+    client = close
     made = [create(client, value=v * 100, confidence=10) for v in (5, 1, 3, 4, 2)]
     page = conforms(client.get(f"{API}/opportunity/", query_string={"_skip": 1, "_limit": 2, "_order_by": "-value"},
                                headers=CLOSE_AUTH), "listOpportunities")
@@ -200,13 +214,12 @@ def test_transport_faults_answer_in_closes_shape_and_store_nothing(close):
     faults = [
         close.post(f"{API}/opportunity/", data="{not json", content_type="application/json", headers=CLOSE_AUTH),
         close.post(f"{API}/opportunity/", data="value=1", content_type="text/plain", headers=CLOSE_AUTH),
-        close.post(f"{API}/opportunity/", data="", content_type="application/json", headers=CLOSE_AUTH),
         close.post(f"{API}/opportunity/", data=json.dumps({"note": "x" * (1024 * 1024)}),
                    content_type="application/json", headers=CLOSE_AUTH),
         close.put(f"{API}/opportunity/{existing['id']}/", data="[1,", content_type="application/json", headers=CLOSE_AUTH),
         close.put(f"{API}/opportunity/{existing['id']}/", json={"value": "lots"}, headers=CLOSE_AUTH),
     ]
-    assert [f.status_code for f in faults] == [400, 415, 400, 413, 400, 400]
+    assert [f.status_code for f in faults] == [400, 415, 413, 400, 400]
     for fault in faults:
         body = fault.get_json()
         assert fault.mimetype == "application/json"
@@ -265,13 +278,31 @@ def test_seeded_world_is_deterministic_and_resettable(make_client):
     one = make_client("close", seed=7, seed_data=10)
     two = make_client("close", seed=7, seed_data=10)
     first = one.get(f"{API}/opportunity/", headers=CLOSE_AUTH).get_json()
-    assert first["total_results"] == 10
+    assert first["total_results"] == 11  # and seed 003's example opportunity, first
+    assert first["data"][0]["id"] == DOCUMENTED_OPPORTUNITY
     assert first == two.get(f"{API}/opportunity/", headers=CLOSE_AUTH).get_json()
     create(one)
     assert one.post("/__mock/reset").status_code == 200
     assert one.get(f"{API}/opportunity/", headers=CLOSE_AUTH).get_json() == first
     other_seed = make_client("close", seed=8, seed_data=10).get(f"{API}/opportunity/", headers=CLOSE_AUTH).get_json()
-    assert other_seed["data"][0]["id"] != first["data"][0]["id"]
+    assert other_seed["data"][1]["id"] != first["data"][1]["id"]
+
+
+def test_seeded_world_holds_the_objects_the_docs_name(make_client):
+    """Issue 14: a request copied from Close's docs (seed 003) finds its opportunity, activity, lead,
+    user, statuses and organization."""
+    client = make_client("close")
+    opp = conforms(client.get(f"{API}/opportunity/{DOCUMENTED_OPPORTUNITY}/", headers=CLOSE_AUTH), "getOpportunity")
+    activity = conforms(client.get(f"{API}/activity/status_change/opportunity/{DOCUMENTED_ACTIVITY}/",
+                                   headers=CLOSE_AUTH), "getOpportunityStatusChange")
+    from mock_server import load_spec
+
+    example = load_spec("close").document["components"]["schemas"]["OpportunityStatusChange"]["example"]
+    assert activity == example  # exactly seed 003's object
+    assert (opp["lead_id"], opp["user_id"], opp["status_id"], opp["organization_id"]) == (
+        example["lead_id"], example["user_id"], example["new_status_id"], example["organization_id"])
+    assert (opp["date_won"], opp["value"], opp["value_formatted"]) == ("2013-08-23", 0, None)
+    assert opp["date_created"] == example["date_created"]
 
 
 def test_a_keys_file_user_without_an_id_can_create_and_update(make_client):

@@ -63,11 +63,15 @@ def placeholder_path(op, spec) -> dict:
 
 
 def required_query(op, spec) -> dict:
-    """Well-formed values for required query parameters (SprintHub's funnel `id` and instance `i`)."""
+    """Well-formed values for required query parameters (SprintHub's funnel `id` and instance `i`):
+    the spec's own example, else 1 or "acme"."""
     out = {}
     for p in op.parameters:
         if p.location == "query" and p.required:
-            out[p.name] = 1 if spec.resolve(p.schema).get("type") == "integer" else "acme"
+            fallback = 1 if spec.resolve(p.schema).get("type") == "integer" else "acme"
+            documented = [c for c in spec.document.get("components", {}).get("parameters", {}).values()
+                          if c.get("name") == p.name and c.get("in") == "query"]
+            out[p.name] = documented[0].get("example", fallback) if documented else fallback
     return out
 
 

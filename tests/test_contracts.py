@@ -307,7 +307,7 @@ def test_all_three_specs_with_negative_data_against_a_running_server_find_no_ser
                     'sprinthub:\n  - credentials: {BearerAuth: "ci", ApiToken: "ci-api"}\n')
     env = {**os.environ, "CLOSE_API_KEY": "api_ci", "NEXUDUS_TOKEN": "ci", "SPRINTHUB_TOKEN": "ci",
            "SPRINTHUB_APITOKEN": "ci-api", "SPRINTHUB_INSTANCE": "acme"}
-    with running("--keys", str(keys), "--admin-key", ADMIN_KEY) as url:
+    with running("--keys", str(keys), "--admin-key", ADMIN_KEY, "--journal-size", "20000") as url:
         outcome = subprocess.run([sys.executable, "-m", "mock_server", "contract", "all", "--target", url,
                                   "--max-examples", "10", "--seed", "3", "--allow-writes"],
                                  capture_output=True, text=True, env=env, timeout=300)

@@ -275,7 +275,7 @@ def test_deep_nesting_is_the_vendors_400_and_the_store_stays_readable(make_clien
     note = client.post("/close/api/v1/opportunity/", data=b'{"note": ' + deep(1000) + b"}",
                        headers={**CLOSE_AUTH, **json_type})
     assert note.status_code == 400 and "nests deeper than 32 levels" in note.get_json()["errors"][0]
-    fields = client.post("/sprinthub/crmopportunity?id=1&i=acme", data=b'{"title": "x", "lead_id": 8473, "fields": '
+    fields = client.post("/sprinthub/crmopportunity?id=12&i=acme", data=b'{"title": "x", "lead_id": 8473, "fields": '
                          + deep(100, '{"a":', "}") + b"}", headers={**SPRINTHUB_AUTH, **json_type})
     assert fields.status_code == 400 and "nests deeper" in fields.get_json()["msg"]
     assert client.get("/__mock/records").status_code == 200
@@ -293,7 +293,7 @@ def test_integers_past_what_the_store_holds_are_a_400(make_client):
 
 def test_sprinthub_value_past_int64_is_refused_not_rounded(make_client):
     client = make_client("sprinthub")
-    response = client.post("/crmopportunity?id=1&i=acme", json={"title": "x", "lead_id": 8473, "value": 2**70},
+    response = client.post("/crmopportunity?id=12&i=acme", json={"title": "x", "lead_id": 8473, "value": 2**70},
                            headers=SPRINTHUB_AUTH)
     assert response.status_code == 400 and "value" in response.get_json()["msg"]
 

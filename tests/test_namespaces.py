@@ -17,6 +17,7 @@ from mock_server.store.namespaced import DEFAULT, NamespacedStore, inside
 from tests.conftest import ADMIN_KEY, CLOSE_AUTH, served
 
 OPPORTUNITIES = "/close/api/v1/opportunity/"
+SEEDED = 4  # --seed-data 3, and the opportunity of seed 003's example that every Close world holds
 
 
 def fresh() -> str:
@@ -41,7 +42,7 @@ def test_one_namespace_can_neither_read_nor_change_anothers_data(server):
 
     # b: its own world, seeded on first use, without a's opportunity
     listed_b = call(server, "GET", OPPORTUNITIES, b, params={"_limit": 100}).json()
-    assert made["id"] not in [o["id"] for o in listed_b["data"]] and listed_b["total_results"] == 3
+    assert made["id"] not in [o["id"] for o in listed_b["data"]] and listed_b["total_results"] == SEEDED
     # Same seed, same world: b's first creation mints the id a's did, so look a's record up by
     # content: b cannot change it, and deleting b's own leaves a's in place.
     mine = call(server, "POST", OPPORTUNITIES, b, json={"value": 222}).json()
@@ -51,7 +52,7 @@ def test_one_namespace_can_neither_read_nor_change_anothers_data(server):
     assert (again["value"], again["note"]) == (111, "a's")
     # the default namespace (no header) saw none of it
     default = call(server, "GET", OPPORTUNITIES, params={"_limit": 100}).json()
-    assert default["total_results"] == 3 and 111 not in [o["value"] for o in default["data"]]
+    assert default["total_results"] == SEEDED and 111 not in [o["value"] for o in default["data"]]
 
 
 def test_a_new_namespace_starts_from_the_same_seeded_world(server):
@@ -75,7 +76,7 @@ def test_journal_overrides_and_reset_are_per_namespace(server):
     mock_a.reset()  # a only
     assert mock_a.requests() == [] and mock_a.overrides() == []
     assert len(mock_b.requests()) == 1
-    assert call(server, "GET", OPPORTUNITIES, b).json()["total_results"] == 4
+    assert call(server, "GET", OPPORTUNITIES, b).json()["total_results"] == SEEDED + 1
 
 
 def test_namespaces_are_listed_with_their_sizes_and_can_be_dropped(server):
@@ -84,13 +85,13 @@ def test_namespaces_are_listed_with_their_sizes_and_can_be_dropped(server):
     mock = Client(server, ADMIN_KEY)
     listed = {n["name"]: n for n in mock.namespaces()}
     assert {DEFAULT, a} <= set(listed)
-    assert listed[a]["collections"]["close.opportunities"] == 4
+    assert listed[a]["collections"]["close.opportunities"] == SEEDED + 1
     assert listed[a]["records"] == sum(listed[a]["collections"].values())
     assert listed[a]["expires"] > listed[a]["last_used"] and listed[DEFAULT]["expires"] is None
     mock.drop_namespace(a)
     assert a not in {n["name"] for n in mock.namespaces()}
     # used again, it is seeded afresh
-    assert call(server, "GET", OPPORTUNITIES, a).json()["total_results"] == 3
+    assert call(server, "GET", OPPORTUNITIES, a).json()["total_results"] == SEEDED
 
 
 def test_a_namespace_in_the_base_url_works_with_the_vendors_own_client(server):
@@ -101,7 +102,7 @@ def test_a_namespace_in_the_base_url_works_with_the_vendors_own_client(server):
     made = api.post("opportunity", data={"value": 77})
     assert api.get(f"opportunity/{made['id']}")["value"] == 77
     mock.verify(operation="createOpportunity", body={"value": 77}, count=1)
-    assert call(server, "GET", OPPORTUNITIES).json()["total_results"] == 3  # not in the default namespace
+    assert call(server, "GET", OPPORTUNITIES).json()["total_results"] == SEEDED  # not in the default namespace
 
 
 @pytest.mark.parametrize("bad", ["", "-leading-dash", "_mock", "a/b", "x" * 65, "sp ace", "dot..ok/no"])
@@ -200,8 +201,8 @@ def test_an_idle_namespace_expires_over_http_and_reset_by_query_parameter_touche
         for name in (idle, busy):
             call(url, "POST", OPPORTUNITIES, name, json={"value": 9})
         requests.post(f"{url}/__mock/reset", params={"namespace": busy}, headers=admin, timeout=30).raise_for_status()
-        assert call(url, "GET", OPPORTUNITIES, busy).json()["total_results"] == 0  # reset: back to its seed
-        assert call(url, "GET", OPPORTUNITIES, idle).json()["total_results"] == 1  # the other one untouched
+        assert call(url, "GET", OPPORTUNITIES, busy).json()["total_results"] == 1  # reset: back to its seed
+        assert call(url, "GET", OPPORTUNITIES, idle).json()["total_results"] == 2  # the other one untouched
         now[0] += 3000
         call(url, "GET", OPPORTUNITIES, busy)
         now[0] += 1000  # idle: 4000 s without a request, past the 3600 s TTL; busy: 1000 s
@@ -209,4 +210,4 @@ def test_an_idle_namespace_expires_over_http_and_reset_by_query_parameter_touche
         listed = requests.get(f"{url}/__mock/namespaces", headers=admin, timeout=10).json()
         names = {n["name"] for n in listed["namespaces"]}
         assert busy in names and idle not in names and listed["ttl"] == 3600
-        assert call(url, "GET", OPPORTUNITIES, idle).json()["total_results"] == 0  # used again: seeded afresh
+        assert call(url, "GET", OPPORTUNITIES, idle).json()["total_results"] == 1  # used again: seeded afresh

@@ -253,7 +253,7 @@ def test_paging_envelope_arithmetic(make_client):
     page_two = listing(client, "?size=3&page=2")
     assert len(page_two["Records"]) == 3
     assert {k: v for k, v in page_two.items() if k != "Records"} == {
-        "CurrentPage": 2, "CurrentPageSize": 3, "CurrentOrderField": "Id", "CurrentSortDirection": "Ascending",
+        "CurrentPage": 2, "CurrentPageSize": 3, "CurrentOrderField": "Id", "CurrentSortDirection": 0,
         "FirstItem": 4, "LastItem": 6, "TotalItems": 7, "TotalPages": 3, "HasNextPage": True, "HasPreviousPage": True}
     last = listing(client, "?size=3&page=3")
     assert (last["FirstItem"], last["LastItem"], last["HasNextPage"]) == (7, 7, False)
@@ -261,7 +261,7 @@ def test_paging_envelope_arithmetic(make_client):
     assert past["Records"] == [] and (past["FirstItem"], past["LastItem"]) == (0, 0)
     ids = [r["Id"] for r in listing(client, "?size=100")["Records"]]
     assert [r["Id"] for r in page_two["Records"]] == ids[3:6]
-    descending = listing(client, "?size=100&dir=Descending")
+    descending = listing(client, "?size=100&dir=1")
     assert [r["Id"] for r in descending["Records"]] == ids[::-1]
 
 

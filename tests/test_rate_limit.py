@@ -17,7 +17,7 @@ from tests.test_served_over_http import start
 CASES = [
     ("close", "listOpportunityStatuses", "GET", "/api/v1/status/opportunity/", None, CLOSE_AUTH, 429),
     ("nexudus", "listCrmBoardColumns", "GET", "/api/crm/crmboardcolumns", None, NEXUDUS_AUTH, 409),
-    ("sprinthub", "createOpportunity", "POST", "/crmopportunity?id=1&i=acme", {"title": "t", "lead_id": 8473},
+    ("sprinthub", "createOpportunity", "POST", "/crmopportunity?id=12&i=acme", {"title": "t", "lead_id": 8473},
      SPRINTHUB_AUTH, 401),
 ]
 
@@ -34,6 +34,9 @@ def test_past_the_limit_each_vendor_throttles_in_its_own_shape(vendor, operation
     if vendor == "close":
         assert throttled.headers["RateLimit"].startswith("limit=2, remaining=0, reset=")
         assert body["error"]["message"] == "API call count exceeded for this period"
+        # the closeio client's recorded 429 body: limit, window (seconds) and what is limited
+        assert (body["error"]["rate_limit"], body["error"]["rate_window"], body["error"]["rate_limit_type"]) == \
+            (2, 60, "key") and 0 < body["error"]["rate_reset"] <= 60
     if vendor == "sprinthub":
         assert "Too many requests" in body["msg"]
 

@@ -63,7 +63,7 @@ def test_credentials_in_json_and_form_bodies_are_masked_in_the_journal():
 
 def test_the_journal_over_a_real_socket_never_shows_the_credential():
     with served(create_app("sprinthub")) as url:
-        request = urllib.request.Request(f"{url}/crmopportunity?id=1&i=acme&apitoken={SECRET}", method="POST",
+        request = urllib.request.Request(f"{url}/crmopportunity?id=12&i=acme&apitoken={SECRET}", method="POST",
                                          data=b'{"title": "x", "lead_id": 8473}',
                                          headers={"Authorization": f"Bearer {SECRET}", "apitoken": SECRET,
                                                   "Cookie": f"session={SECRET}; theme=dark",

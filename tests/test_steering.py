@@ -50,7 +50,7 @@ def create_close(mock, **kwargs):
     ("close", "/close/api/v1/opportunity/", CLOSE, CREATE, 429, {"error"}, "RateLimit"),
     ("nexudus", "/nexudus/api/crm/crmopportunityhistories", NEXUDUS,
      {"CrmOpportunityId": 1204567, "NewCrmBoardColumnId": 301}, 409, {"Message"}, "Retry-After"),
-    ("sprinthub", "/sprinthub/crmopportunity?id=1&i=acme", SPRINTHUB, {"title": "x", "lead_id": 8473}, 401,
+    ("sprinthub", "/sprinthub/crmopportunity?id=12&i=acme", SPRINTHUB, {"title": "x", "lead_id": 8473}, 401,
      {"msg"}, None),
 ])
 def test_rate_limited_is_each_vendors_own_throttling_answer(mock, vendor, path, headers, body, status, shape, header):
@@ -279,7 +279,7 @@ CALLS = {  # one write per vendor, as its client sends it: (path, headers, body,
     "nexudus": ("/nexudus/api/crm/crmopportunityhistories", NEXUDUS,
                 {"CrmOpportunityId": 1204567, "NewCrmBoardColumnId": 301}, "createCrmOpportunityHistory",
                 {"Message"}),
-    "sprinthub": ("/sprinthub/crmopportunity?id=1&i=acme", SPRINTHUB, {"title": "x", "lead_id": 8473},
+    "sprinthub": ("/sprinthub/crmopportunity?id=12&i=acme", SPRINTHUB, {"title": "x", "lead_id": 8473},
                   "createOpportunity", {"msg"}),
 }
 ERROR_STATUS = {"validation": 400, "unauthorized": 401, "forbidden": 403, "not_found": 404, "server_error": 503}

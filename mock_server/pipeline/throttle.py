@@ -52,7 +52,7 @@ class RateLimiter:
             reset = max(0.0, self.window - (now - start))
             return MockError(429, "rate_limited", "API call count exceeded for this period",
                              headers={"Retry-After": str(max(1, math.ceil(reset)))},
-                             details={"limit": self.limit, "reset": reset})
+                             details={"limit": self.limit, "reset": reset, "window": self.window})
         if granted > 1:
             with self._lock:
                 if len(self._leases) >= self.MAX_LEASES:

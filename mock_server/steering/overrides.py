@@ -85,7 +85,8 @@ def vendor_error(respond: Mapping) -> MockError:
         reset = float(respond.get("retry_after", 1))
         return MockError(429, "rate_limited", message or "API call count exceeded for this period",
                          headers={"Retry-After": str(int(reset) if reset == int(reset) else reset)},
-                         details={"limit": int(respond.get("limit", 1)), "reset": reset})
+                         details={"limit": int(respond.get("limit", 1)), "reset": reset,
+                                  "window": max(reset, 1.0)})
     status = int(respond.get("status", 503))
     return MockError(status, "server_error", message or _SERVER_ERROR_TEXT.get(status, "Server error."))
 

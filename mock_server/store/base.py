@@ -25,7 +25,12 @@ class StoreUnavailable(Exception):
 
 @dataclass
 class Query:
-    """Filters (field, operator, value) ANDed together, an ordering, and a page window."""
+    """Filters (field, operator, value) ANDed together, an ordering, and a page window.
+
+    Operators: eq, in, gt, gte, lt, lte, and contains (a lower-cased text found in the field, case
+    insensitively; the field may be a tuple of fields, any of which may hold it). Records equal on
+    every order key come in insertion order, newest first when the first key is descending: Close's
+    timestamps have millisecond precision, and "newest first" must hold within a millisecond too."""
 
     where: list[tuple[str, str, Any]] = field(default_factory=list)
     order_by: list[tuple[str, bool]] = field(default_factory=list)  # (field, descending)
@@ -55,6 +60,17 @@ class Store(abc.ABC):
     @abc.abstractmethod
     def query(self, collection: str, query: Query) -> tuple[list[dict], int]:
         """The page of matching records and the total number that match."""
+
+    def group_sums(self, collection: str, where: list, by: str, fields: tuple[str, ...]) -> dict:
+        """Over every record matching `where`, grouped by the value of `by`: {group: {"count": n,
+        field: sum of field, ...}} (a missing or null field adds 0). Sums such as Close's list totals."""
+        groups: dict = {}
+        for record in self.query(collection, Query(where))[0]:
+            group = groups.setdefault(record.get(by), {"count": 0, **dict.fromkeys(fields, 0)})
+            group["count"] += 1
+            for name in fields:
+                group[name] += record.get(name) or 0
+        return groups
 
     def page(self, collection: str, query: Query) -> tuple[list, int]:
         """Like `query`, but each record comes as serialized JSON, ready for a response body:
@@ -165,6 +181,11 @@ class SqlStore(Store):
 
 def matches(record: dict, where) -> bool:
     for name, op, value in where:
+        if op == "contains":
+            names = name if isinstance(name, tuple) else (name,)
+            if not any(value in str(record.get(n) or "").lower() for n in names):
+                return False
+            continue
         have = record.get(name)
         if op == "eq":
             if have != value:

@@ -78,6 +78,8 @@ class MemoryStore(Store):
             rows = list(self._data.get(collection, {}).values())
         if query.where:
             rows = [r for r in rows if matches(r, query.where)]
+        if query.order_by and query.order_by[0][1]:
+            rows.reverse()  # ties go newest first when the order is descending (see Query)
         for name, descending in reversed(query.order_by):
             # Stable sorts applied last-key-first give a multi-key order; missing values sort last.
             present = [r for r in rows if r.get(name) is not None]

@@ -69,6 +69,9 @@ class NamespacedStore(Store):
     def query(self, collection, query: Query):
         return self.inner.query(CURRENT.get() + "/" + collection, query)
 
+    def group_sums(self, collection, where, by, fields):
+        return self.inner.group_sums(CURRENT.get() + "/" + collection, where, by, fields)
+
     def page(self, collection, query: Query):
         return self.inner.page(CURRENT.get() + "/" + collection, query)
 

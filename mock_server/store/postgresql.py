@@ -179,9 +179,16 @@ class PostgresStore(SqlStore):
                                 (collection, _key(key)))
             return cursor.rowcount > 0
 
-    def _select(self, collection, query: Query) -> tuple[list[str], int]:
+    @staticmethod
+    def _where(collection, conditions) -> tuple[str, list]:
         clauses, args = ["collection = %s"], [collection]
-        for name, op, value in query.where:
+        for name, op, value in conditions:
+            if op == "contains":
+                names = name if isinstance(name, tuple) else (name,)
+                clauses.append("(" + " OR ".join("strpos(lower(data ->> %s::text), %s) > 0" for _ in names) + ")")
+                for n in names:
+                    args += [n, value]
+                continue
             field = "data -> %s::text"
             if op == "in":
                 clauses.append(f"{field} = ANY(%s::jsonb[])")
@@ -198,13 +205,25 @@ class PostgresStore(SqlStore):
             else:
                 clauses.append(f"{field} {SQL_OPERATORS[op]} %s::jsonb AND {field} <> 'null'::jsonb")
                 args += [name, jsonio.dumps(value).decode(), name]
-        where = " AND ".join(clauses)
+        return " AND ".join(clauses), args
+
+    def group_sums(self, collection, where, by, fields):
+        condition, args = self._where(collection, where)
+        sums = "".join(", SUM(COALESCE((data ->> %s::text)::numeric, 0))" for _ in fields)
+        with self._connection() as db:
+            rows = db.execute(f"SELECT data -> %s::text, COUNT(*){sums} FROM crm_mock_records "  # noqa: S608
+                              f"WHERE {condition} GROUP BY 1", [by, *fields, *args]).fetchall()
+        return {row[0]: {"count": row[1], **{f: int(v) for f, v in zip(fields, row[2:], strict=True)}} for row in rows}
+
+    def _select(self, collection, query: Query) -> tuple[list[str], int]:
+        where, args = self._where(collection, query.where)
         order, order_args = [], []
         for name, descending in query.order_by:  # missing and null last, as in memory
             order.append("(data -> %s::text IS NULL OR data -> %s::text = 'null'::jsonb), data -> %s::text "
                          + ("DESC" if descending else "ASC"))
             order_args += [name, name, name]
-        sql = f"SELECT data::text FROM crm_mock_records WHERE {where} ORDER BY {', '.join([*order, 'seq'])}"
+        ties = "seq DESC" if query.order_by and query.order_by[0][1] else "seq"  # see Query
+        sql = f"SELECT data::text FROM crm_mock_records WHERE {where} ORDER BY {', '.join([*order, ties])}"
         page_args = [*args, *order_args]
         if query.limit is not None or query.offset:
             sql += " LIMIT %s OFFSET %s"

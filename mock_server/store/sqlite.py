@@ -49,7 +49,8 @@ def _key(key) -> str:
 
 
 def _json_path(name: str) -> str:
-    return '$."' + name.replace('"', '""') + '"'
+    """A JSON path for `name`, safe inside a single-quoted SQL literal (names may come from a request)."""
+    return ('$."' + name.replace('"', '""') + '"').replace("'", "''")
 
 
 class SqliteStore(SqlStore):
@@ -140,9 +141,16 @@ class SqliteStore(SqlStore):
             cursor = db.execute("DELETE FROM records WHERE collection = ? AND key = ?", (collection, _key(key)))
             return cursor.rowcount > 0
 
-    def _select(self, collection, query: Query) -> tuple[list[str], int]:
+    @staticmethod
+    def _where(collection, conditions) -> tuple[str, list]:
         clauses, args = ["collection = ?"], [collection]
-        for name, op, value in query.where:
+        for name, op, value in conditions:
+            if op == "contains":
+                names = name if isinstance(name, tuple) else (name,)
+                clauses.append("(" + " OR ".join(
+                    f"instr(lower(json_extract(data, '{_json_path(n)}')), ?) > 0" for n in names) + ")")
+                args += [value] * len(names)
+                continue
             expr = f"json_extract(data, '{_json_path(name)}')"
             if op == "in":
                 values = list(value)
@@ -151,12 +159,22 @@ class SqliteStore(SqlStore):
             else:
                 clauses.append(f"{expr} {SQL_OPERATORS[op]} ?")
                 args.append(_sql_value(value))
-        where = " AND ".join(clauses)
+        return " AND ".join(clauses), args
+
+    def group_sums(self, collection, where, by, fields):
+        condition, args = self._where(collection, where)
+        sums = "".join(f", SUM(COALESCE(json_extract(data, '{_json_path(f)}'), 0))" for f in fields)
+        rows = self._db.execute(f"SELECT json_extract(data, '{_json_path(by)}'), COUNT(*){sums} FROM records "  # noqa: S608
+                                f"WHERE {condition} GROUP BY 1", args).fetchall()
+        return {row[0]: {"count": row[1], **dict(zip(fields, row[2:], strict=True))} for row in rows}
+
+    def _select(self, collection, query: Query) -> tuple[list[str], int]:
+        where, args = self._where(collection, query.where)
         order = [
             f"json_extract(data, '{_json_path(name)}') IS NULL, "
             f"json_extract(data, '{_json_path(name)}') {'DESC' if desc else 'ASC'}"
             for name, desc in query.order_by
-        ] + ["seq ASC"]
+        ] + ["seq DESC" if query.order_by and query.order_by[0][1] else "seq ASC"]
         sql = f"SELECT data FROM records WHERE {where} ORDER BY {', '.join(order)}"
         page_args = list(args)
         if query.limit is not None or query.offset:

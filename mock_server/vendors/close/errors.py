@@ -43,6 +43,8 @@ def error_reply(error: MockError) -> Reply:
         return Reply(404, {"error": NO_ROUTE})
     if error.reason == "rate_limited":  # Retry-After comes with the error; RateLimit is Close's
         reset = error.details["reset"]
-        return Reply(429, {"error": {"message": error.message, "rate_reset": round(reset, 2)}},
+        return Reply(429, {"error": {"message": error.message, "rate_reset": round(reset, 2),
+                                     "rate_limit": error.details["limit"], "rate_window": error.details["window"],
+                                     "rate_limit_type": "key"}},
                      {"RateLimit": f"limit={error.details['limit']}, remaining=0, reset={math.ceil(reset)}"})
     return Reply(error.status, {"error": error.message})

@@ -26,3 +26,12 @@ def filters(query: dict, exact: tuple[str, ...], dated: tuple[str, ...]) -> list
                 value = close_datetime(parse_utc(value, f"{name}__{op}"))
             where.append((name, op, value))
     return where
+
+
+def only_fields(record: dict, wanted: str) -> dict:
+    """Close "Specifying Fields" (`_fields`): only the named keys; `custom` names every custom field."""
+    names = wanted.split(",")
+    out = {k: record[k] for k in names if k in record}
+    if "custom" in names:
+        out.update({k: v for k, v in record.items() if k.startswith("custom.")})
+    return out

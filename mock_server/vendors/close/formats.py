@@ -9,13 +9,15 @@ PERIOD_SUFFIX = {"one_time": "", "monthly": " monthly", "annual": " annually"}
 
 
 def close_datetime(moment: datetime) -> str:
-    """Close writes `2013-08-23T21:21:11.862000+00:00`."""
-    return iso_utc(moment, "microseconds") + "+00:00"
+    """Close writes `2013-08-23T21:21:11.862000+00:00`: milliseconds, padded to six digits (seed 003)."""
+    return iso_utc(moment, "milliseconds") + "000+00:00"
 
 
 def format_money(cents: int | None, period: str) -> str | None:
-    """Cents as Close shows them: 20000 → "$200", 100000 → "$1,000", 500 monthly → "$5 monthly"."""
-    if cents is None:
+    """Cents as Close shows them: 20000 → "$200", 100000 → "$1,000", 500 monthly → "$5 monthly";
+    no value, and a value of 0, show as null (seed 003: `opportunity_value: 0`,
+    `opportunity_value_formatted: null`)."""
+    if not cents:
         return None
     sign = "-" if cents < 0 else ""
     dollars, rest = divmod(abs(cents), 100)

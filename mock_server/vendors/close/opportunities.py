@@ -2,6 +2,7 @@
 saving it with its status-change history, and the opportunity handlers."""
 from __future__ import annotations
 
+import re
 from datetime import datetime
 
 from mock_server.problems import Problem, not_found, validation_failed
@@ -9,7 +10,7 @@ from mock_server.store import Query
 from mock_server.timefmt import parse_utc
 from mock_server.vendors.base import Call, Reply, operation
 from mock_server.vendors.close.errors import does_not_exist
-from mock_server.vendors.close.filters import filters
+from mock_server.vendors.close.filters import filters, only_fields
 from mock_server.vendors.close.formats import close_datetime, value_fields
 
 
@@ -70,16 +71,22 @@ class Opportunities:
         }
 
     # -- the record --------------------------------------------------------------------------------
-    def _compose(self, data: dict, current: dict | None, found: dict, actor: dict, now: datetime) -> dict:
-        """The full Opportunity as Close answers it: stored fields plus every derived field."""
+    def _compose(self, data: dict, current: dict | None, found: dict, actor: dict, now: datetime,
+                 key: str | None = None) -> dict:
+        """The full Opportunity as Close answers it: stored fields plus every derived field
+        (`key`: the id of a new one, when it is not to be minted)."""
         # Parse first: a bad value is refused before anything (an Untitled lead) is written.
         date_created, date_won_sent = _sent_dates(data)
         record = dict(current or {})
-        record.update({k: v for k, v in data.items() if k.startswith("custom.")})
+        for name, value in custom_fields(data).items():
+            if value is None:  # Close returns only custom fields that have a value
+                record.pop(name, None)
+            else:
+                record[name] = value
         refs = self._references(data, record, found, actor)
         date_won, date_lost = _status_dates(refs["status"], current, record, date_won_sent, now)
         record.update({
-            "id": record.get("id") or self.ids.prefixed("oppo"),
+            "id": record.get("id") or key or self.ids.prefixed("oppo"),
             "organization_id": self.organization["id"],
             **_linked_fields(refs, record, current, actor),
             "note": data["note"] if "note" in data else record.get("note"),
@@ -122,7 +129,7 @@ class Opportunities:
     # -- handlers ----------------------------------------------------------------------------------
     @operation("createOpportunity")
     def create_opportunity(self, call: Call) -> Reply:
-        return Reply(200, self.save_opportunity(call.body, self.acting_user(call.principal)))
+        return Reply(200, self.save_opportunity(call.body or {}, self.acting_user(call.principal)))
 
     @operation("getOpportunity")
     def get_opportunity(self, call: Call) -> Reply:
@@ -143,6 +150,9 @@ class Opportunities:
         q = call.query
         where = filters(q, ("lead_id", "user_id", "status_id", "status_type", "status_label", "value_period"),
                         ("date_created", "date_updated", "date_won"))
+        if q.get("query"):
+            where += search_terms(q["query"], set(self.spec.document["components"]["schemas"]["Opportunity"]
+                                                   ["properties"]))
         order = []
         if q.get("_order_by"):
             name = q["_order_by"]
@@ -150,12 +160,14 @@ class Opportunities:
         skip, limit = q.get("_skip", 0), q.get("_limit", 100)
         page = Query(where, order, skip, limit)
         if q.get("_fields"):
-            wanted = q["_fields"].split(",")
             rows, total = self.store.query(self.collection("opportunities"), page)
-            rows = [{k: r[k] for k in wanted if k in r} for r in rows]
+            rows = [only_fields(r, q["_fields"]) for r in rows]
         else:
             rows, total = self.store.page(self.collection("opportunities"), page)
-        return Reply(200, {"data": rows, "has_more": skip + len(rows) < total, "total_results": total})
+        sums = self.store.group_sums(self.collection("opportunities"), where, "value_period",
+                                     ("value", "expected_value", "annualized_value", "annualized_expected_value"))
+        return Reply(200, {"data": rows, "has_more": skip + len(rows) < total, "total_results": total,
+                           **list_totals(sums)})
 
 
 def _sent_dates(data: dict) -> tuple[datetime | None, str | None]:
@@ -213,3 +225,51 @@ def _money_fields(data: dict, record: dict) -> dict:
 
     value = data["value"] if "value" in data else record.get("value")
     return value_fields(value, pick("confidence", 0), pick("value_period", "one_time"))
+
+
+def custom_fields(data: dict) -> dict:
+    """`custom.FIELD_ID` keys as sent, and the deprecated `custom_fields` dict as the same keys (seed 004)."""
+    fields = {f"custom.{k}": v for k, v in (data.get("custom_fields") or {}).items()}
+    fields.update({k: v for k, v in data.items() if k.startswith("custom.")})
+    return fields
+
+
+PERIODS = ("one_time", "monthly", "annual")
+
+
+def list_totals(sums: dict) -> dict:
+    """The aggregates every opportunity list carries, over all matching records, not only the page
+    (Close API reference, "List or filter opportunities")."""
+    def total(field: str, period: str | None = None) -> int:
+        groups = [sums.get(period, {})] if period else sums.values()
+        return sum(int(g.get(field, 0)) for g in groups)
+
+    return {
+        "count_by_value_period": {p: sums[p]["count"] for p in PERIODS if p in sums},
+        **{f"total_value_{p}": total("value", p) for p in PERIODS},
+        "total_value_annualized": total("annualized_value"),
+        **{f"expected_value_{p}": total("expected_value", p) for p in PERIODS},
+        "expected_value_annualized": total("annualized_expected_value"),
+    }
+
+
+CUSTOM_FIELD = re.compile(r"custom\.[A-Za-z0-9_]+")
+SEARCHABLE = ("note", "lead_name", "contact_name", "status_label", "user_name", "pipeline_name")
+
+
+def search_terms(query: str, properties: set[str]) -> list[tuple]:
+    """Close's `query` on an opportunity list: `field:text` finds `text` in that opportunity property
+    (`note:important`; "only opportunity properties may be used"); a bare word is looked for in its
+    text properties. Terms combine with AND. Close's `status_change(...)` terms are not served."""
+    where = []
+    for term in query.split():
+        field, colon, text = term.partition(":")
+        if not colon:
+            where.append((SEARCHABLE, "contains", term.lower()))
+            continue
+        if field not in properties and not CUSTOM_FIELD.fullmatch(field):
+            raise validation_failed([Problem("query", "invalid", f"{field!r} is not an opportunity property "
+                                             "this mock can search; use one of the Opportunity fields, e.g. note:text",
+                                             query)])
+        where.append((field, "contains", text.lower()))
+    return where

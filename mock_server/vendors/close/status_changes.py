@@ -6,7 +6,7 @@ from mock_server.problems import not_found, validation_failed
 from mock_server.store import Query
 from mock_server.timefmt import parse_utc
 from mock_server.vendors.base import Call, Reply, operation
-from mock_server.vendors.close.filters import filters
+from mock_server.vendors.close.filters import filters, only_fields
 from mock_server.vendors.close.formats import close_datetime
 
 
@@ -47,12 +47,21 @@ class StatusChanges:
     @operation("listOpportunityStatusChanges")
     def list_status_changes(self, call: Call) -> Reply:
         q = call.query
+        # A status change happens when it is recorded: activity_at is its date_created.
+        aliased = {k.replace("activity_at__", "date_created__", 1): v for k, v in q.items() if k.startswith("activity_at__")}
         where = filters(q, ("lead_id", "opportunity_id", "user_id", "contact_id"), ("date_created",))
+        where += filters(aliased, (), ("date_created",))
         if q.get("id__in"):
             where.append(("id", "in", q["id__in"].split(",")))
+        order_by = q.get("_order_by", "-date_created")
+        order = [("date_created", order_by.startswith("-"))]
         skip, limit = q.get("_skip", 0), q.get("_limit", 100)
-        rows, total = self.store.page(
-            self.collection("activities"), Query(where, [("date_created", True)], skip, limit))
+        page = Query(where, order, skip, limit)
+        if q.get("_fields"):
+            rows, total = self.store.query(self.collection("activities"), page)
+            rows = [only_fields(r, q["_fields"]) for r in rows]
+        else:
+            rows, total = self.store.page(self.collection("activities"), page)
         return Reply(200, {"data": rows, "has_more": skip + len(rows) < total})
 
     @operation("createOpportunityStatusChange")

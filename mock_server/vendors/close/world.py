@@ -7,6 +7,7 @@ from datetime import UTC, timedelta
 from mock_server.fakes import SEED_EPOCH, faker_for
 from mock_server.identity import Principal
 from mock_server.ids import token
+from mock_server.timefmt import parse_utc
 
 DEFAULT_STATUSES = (("Active", "active"), ("Won", "won"), ("Lost", "lost"))
 
@@ -27,6 +28,7 @@ class World:
         leads = [self._seed_lead(fake, documented["lead"]["id"], documented["lead"]["name"])]
         # Leads carry several opportunities each in a large world; Faker is the costly part.
         leads += [self._seed_lead(fake) for _ in range(min(count // 2, 1000))]
+        self._seed_documented_opportunity()
         self._seed_opportunities(fake, count, users, leads)
         self.store.pin_clock(None)
 
@@ -85,6 +87,19 @@ class World:
             lead["contacts"].append(contact)
         self.store.insert(self.collection("leads"), lead["id"], lead)
         return lead
+
+    def _seed_documented_opportunity(self) -> None:
+        """The opportunity and status change of seed 003's example (`oppo_fn2k...`, `acti_CAI2...`),
+        so a request copied from Close's docs finds them. Nothing is minted: later IDs do not move."""
+        example = self.spec.document["components"]["schemas"]["OpportunityStatusChange"]["example"]
+        when = parse_utc(example["date_created"], "date_created")
+        data = {"lead_id": example["lead_id"], "user_id": example["user_id"], "status_id": example["new_status_id"],
+                "value": example["opportunity_value"], "date_created": example["date_created"],
+                "date_won": example["opportunity_date_won"]}
+        actor = self.lookup("users", example["user_id"])
+        record = self._compose(data, None, self._resolve(data, None), actor, when, key=example["opportunity_id"])
+        self.store.insert(self.collection("opportunities"), record["id"], record)
+        self.store.insert(self.collection("activities"), example["id"], dict(example))
 
     def _seed_opportunities(self, fake, count: int, users: list[dict], leads: list[dict]) -> None:
         """`count` opportunities, each saved at its own moment by the same rules as a request."""

@@ -14,18 +14,21 @@ from mock_server.vendors.nexudus import errors, world
 from mock_server.vendors.nexudus.board import BoardColumns
 from mock_server.vendors.nexudus.history import OpportunityHistory
 from mock_server.vendors.nexudus.live import LIVE
+from mock_server.vendors.nexudus.opportunities import Opportunities
 from mock_server.vendors.nexudus.tokens import TokenEndpoint
 
 
-class Nexudus(TokenEndpoint, OpportunityHistory, BoardColumns, Vendor):
+class Nexudus(TokenEndpoint, OpportunityHistory, Opportunities, BoardColumns, Vendor):
     """The handlers come from the parts it inherits: tokens (issueToken, and `lookup_principal` for
-    the tokens it issued), history (CrmOpportunityHistory) and board (listCrmBoardColumns)."""
+    the tokens it issued), history (CrmOpportunityHistory), opportunities (CrmOpportunity, kept in
+    the stage of their latest history entry) and board (listCrmBoardColumns)."""
 
     name = "nexudus"
     LIVE = LIVE
     FIXTURES = {
         "crmopportunityhistory": ("crmopportunityhistories", "CrmOpportunityHistory"),
         "crmboardcolumn": ("crmboardcolumns", "CrmBoardColumn"),
+        "crmopportunity": ("crmopportunities", "CrmOpportunity"),
     }
     STATIC_COLLECTIONS = frozenset({"users", "crmboardcolumns"})
 

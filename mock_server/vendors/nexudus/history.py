@@ -6,6 +6,7 @@ from mock_server.problems import Problem, not_found, validation_failed
 from mock_server.vendors.base import Call, Reply, Vendor, operation
 from mock_server.vendors.nexudus.formats import next_id, nexudus_datetime, normalized
 from mock_server.vendors.nexudus.lists import paged
+from mock_server.vendors.nexudus.opportunities import follow_history
 
 HISTORY = "CrmOpportunityHistory"
 FALLBACK_EMAIL = "api.user@example.com"  # a keys-file user without an email still needs an UpdatedBy
@@ -94,6 +95,9 @@ class OpportunityHistory(Vendor):
                 self.store.insert(self.collection("crmopportunityhistories"), record["Id"], record)
             else:
                 self.store.replace(self.collection("crmopportunityhistories"), record["Id"], record)
+            # The opportunity follows its latest stage move (and the one an update took it from).
+            for moved in {record["CrmOpportunityId"], current and current["CrmOpportunityId"]}:
+                follow_history(self, moved, when, by)
         return _action_result(verb, record["Id"], when, by)
 
     @operation("createCrmOpportunityHistory")
@@ -110,9 +114,13 @@ class OpportunityHistory(Vendor):
 
     @operation("deleteCrmOpportunityHistory")
     def delete_history(self, call: Call) -> Reply:
-        self.remove("crmopportunityhistories", call.path["id"], HISTORY)
-        return _action_result("deleted", call.path["id"], nexudus_datetime(self.store.now()),
-                              actor_email(call.principal))
+        by = actor_email(call.principal)
+        with self.store.transaction():
+            record = _history(self, call.path["id"])
+            self.remove("crmopportunityhistories", call.path["id"], HISTORY)
+            when = nexudus_datetime(self.store.now())
+            follow_history(self, record["CrmOpportunityId"], when, by)
+        return _action_result("deleted", call.path["id"], when, by)
 
     @operation("listCrmOpportunityHistories")
     def list_histories(self, call: Call) -> Reply:

@@ -8,6 +8,7 @@ from mock_server.fakes import faker_for
 from mock_server.vendors.base import Vendor
 from mock_server.vendors.nexudus.formats import next_id, nexudus_datetime
 from mock_server.vendors.nexudus.history import entry
+from mock_server.vendors.nexudus.opportunities import follow_history, new_opportunity
 
 # The seeded board, in Position order: (Name, WinOpportunity, LoseOpportunity).
 BOARD_COLUMNS = (("New", False, False), ("Contacted", False, False), ("Proposal", False, False),
@@ -26,13 +27,19 @@ def seed(vendor: Vendor, count: int) -> None:
     with vendor.store.transaction():
         users = _seed_users(vendor, fake)
         columns = _seed_board(vendor, fake, users[0])
-        opportunities = [_seed_opportunity(vendor, fake) for _ in range(3)]
+        opportunities = [_seed_opportunity(vendor, fake, columns[0]) for _ in range(3)]
         moves = _seed_moves(vendor, fake, count, columns, users + [None], opportunities)
         # Ids in time order, as Nexudus writes one history entry per move as it happens.
         for body, found in sorted(moves, key=lambda move: move[0]["ToTime"]):
             user = found["UserId"]
-            record = entry(vendor, body, found, body["ToTime"], user and user["Email"])
+            by = user and user["Email"]
+            record = entry(vendor, body, found, body["ToTime"], by)
             vendor.store.insert(vendor.collection("crmopportunityhistories"), record["Id"], record)
+            if body["OldCrmBoardColumnId"] is None:  # its first placement: when the opportunity was made
+                made = vendor.store.get(vendor.collection("crmopportunities"), body["CrmOpportunityId"])
+                vendor.store.replace(vendor.collection("crmopportunities"), made["Id"],
+                                     {**made, "CreatedOn": body["ToTime"], "UpdatedOn": body["ToTime"], "UpdatedBy": by})
+            follow_history(vendor, body["CrmOpportunityId"], body["ToTime"], by)
 
 
 def _seed_users(vendor: Vendor, fake) -> list[dict]:
@@ -64,9 +71,11 @@ def _seed_board(vendor: Vendor, fake, admin: dict) -> list[dict]:
     return columns
 
 
-def _seed_opportunity(vendor: Vendor, fake) -> dict:
-    opportunity = {"Id": next_id(vendor, "crmopportunities"),
-                   "Name": f"{fake.company()} - {fake.random_element(PRODUCTS)}"}
+def _seed_opportunity(vendor: Vendor, fake, first_stage: dict) -> dict:
+    """An opportunity in the board's first stage; its history moves it on (world.seed)."""
+    key = next_id(vendor, "crmopportunities")
+    name = f"{fake.company()} - {fake.random_element(PRODUCTS)}"
+    opportunity = new_opportunity(vendor, key, name, first_stage, nexudus_datetime(SEED_WINDOW[0]), None)
     vendor.store.insert(vendor.collection("crmopportunities"), opportunity["Id"], opportunity)
     return opportunity
 
@@ -76,7 +85,7 @@ def _seed_moves(vendor: Vendor, fake, count: int, columns: list[dict], movers: l
     moves: list[tuple[dict, dict]] = []
     pending = list(opportunities)
     while len(moves) < count:
-        opportunity = pending.pop(0) if pending else _seed_opportunity(vendor, fake)
+        opportunity = pending.pop(0) if pending else _seed_opportunity(vendor, fake, columns[0])
         when = fake.date_time_between(*SEED_WINDOW, tzinfo=UTC)
         previous, entered = None, None
         for column in _journey(fake, columns)[:count - len(moves)]:

@@ -10,7 +10,7 @@ from datetime import datetime
 from mock_server.timefmt import iso_utc
 
 # First IDs as in the seed's example: opportunity 4534, lead 8473, company 2582, column 159, user 156.
-FIRST_ID = {"funnels": 1, "columns": 159, "users": 156, "companies": 2582, "leads": 8473, "opportunities": 4534}
+FIRST_ID = {"funnels": 12, "columns": 159, "users": 156, "companies": 2582, "leads": 8473, "opportunities": 4534}
 
 
 def js_datetime(moment: datetime) -> str:

@@ -57,12 +57,13 @@ class Opportunities:
             raise validation_failed([Problem("id", "not_found", f"Funnel {funnel_id} does not exist.", funnel_id)])
         return funnel
 
-    def _opportunity(self, key: int, funnel_id: int) -> dict:
-        """The opportunity addressed by ID *in this funnel* (the URL names both). Unknown is a 400, as
-        a Problem so that /__mock/requests says why behind the update's bare "Invalid request"."""
+    def _opportunity(self, key: int, funnel_id: int, instance: str) -> dict:
+        """The opportunity addressed by ID *in this funnel of this instance* (the URL names all three):
+        an instance is a SprintHub account, so another instance's opportunity does not exist here.
+        Unknown is a 400, as a Problem so that /__mock/requests says why behind the bare "Invalid request"."""
         record = self.store.get(self.collection("opportunities"), key)
-        if record is None or record["funnel_id"] != funnel_id:
-            message = f"Opportunity {key} does not exist in funnel {funnel_id}."
+        if record is None or record["funnel_id"] != funnel_id or record["instance"] != instance:
+            message = f"Opportunity {key} does not exist in funnel {funnel_id} of instance {instance!r}."
             raise validation_failed([Problem("opportunityId", "not_found", message, key)])
         return record
 
@@ -105,7 +106,7 @@ class Opportunities:
         """Create (no `key`) or partially update, in one transaction. `moment` dates seeded history."""
         with self.store.transaction():
             funnel = self._funnel(funnel_id)
-            current = None if key is None else self._opportunity(key, funnel_id)
+            current = None if key is None else self._opportunity(key, funnel_id, instance)
             lead = self._check_references(data, funnel, actor_id)  # before minting: refusals use no ID
             stamp = js_datetime(moment or self.store.now())
             record = dict(current) if current else self._new(funnel, instance, actor_id, stamp)
@@ -116,7 +117,9 @@ class Opportunities:
             # A new opportunity starts open in the column it is given: only its status can change.
             stamp_changes(record, current or {"status": "open", "crm_column": record["crm_column"]}, stamp)
             record["updateDate"] = stamp
-            self._embed(record, lead or self.lookup("leads", record["lead_id"]))
+            lead = lead or (self.lookup("leads", record["lead_id"]) if record["lead_id"] is not None else None)
+            if lead is not None:  # the seed's table requires no field: an opportunity may have no lead yet
+                self._embed(record, lead)
             if current is None:
                 self.store.insert(self.collection("opportunities"), record["id"], record)
             else:

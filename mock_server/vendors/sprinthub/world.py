@@ -10,6 +10,7 @@ from mock_server.vendors.sprinthub.formats import FIRST_ID, ascii_slug, company_
 
 COLUMN_NAMES = ("Prospecção", "Qualificação", "Proposta", "Negociação", "Fechamento")
 WORLD_SIZE = {"users": 3, "companies": 6, "leads": 15}
+SEEDED_INSTANCE = "acme"  # the account (`i=acme`) the seeded opportunities belong to
 # Seeded records are dated inside this window (Faker-drawn), never by the wall clock.
 WORLD_START = datetime(2023, 1, 1, tzinfo=UTC)
 WORLD_END = datetime(2024, 3, 1, tzinfo=UTC)
@@ -39,8 +40,9 @@ class SeededWorld:
     def seed_world(self, count: int) -> None:
         fake = faker_for("pt_BR", self.seed)
         self._static.clear()
-        instance = ascii_slug(fake.last_name()) or "demo"  # the instance the seeded leads live in
-        users = [self._seed_user(fake, instance) for _ in range(WORLD_SIZE["users"])]
+        domain = ascii_slug(fake.last_name()) or "demo"  # the seeded users' e-mail domain
+        instance = SEEDED_INSTANCE  # opportunities belong to an instance: the seeded ones to this one
+        users = [self._seed_user(fake, domain) for _ in range(WORLD_SIZE["users"])]
         funnel = self._seed_funnel()
         companies = [self._seed_company(fake, users) for _ in range(WORLD_SIZE["companies"])]
         for n in range(WORLD_SIZE["leads"]):
@@ -54,9 +56,9 @@ class SeededWorld:
         self.store.insert(self.collection(kind), record["id"], record)
         return record
 
-    def _seed_user(self, fake: Faker, instance: str) -> dict:
+    def _seed_user(self, fake: Faker, domain: str) -> dict:
         first, last = fake.first_name(), fake.last_name()
-        email = f"{ascii_slug(first)}.{ascii_slug(last)}@{instance}.com.br"
+        email = f"{ascii_slug(first)}.{ascii_slug(last)}@{domain}.com.br"
         return self._insert("users", {"id": self._next_id("users"), "name": f"{first} {last}", "email": email})
 
     def _seed_funnel(self) -> dict:
