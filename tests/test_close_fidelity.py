@@ -66,6 +66,20 @@ def test_every_list_carries_totals_over_all_matching_opportunities(close):
     assert monthly["total_value_monthly"] == 800 and monthly["total_value_one_time"] == 0
     empty = listing(close, status_type="lost")
     assert empty["count_by_value_period"] == {} and empty["total_value_annualized"] == 0
+    create(close, value=1, value_period="one_time")  # totals are cached per store state: a write shows at once
+    assert listing(close, _limit=1)["total_value_one_time"] == 1001
+
+
+def test_totals_follow_writes_made_by_another_worker(tmp_path):
+    """Two apps on one SQLite file stand for two workers: one's create changes the other's totals."""
+    from mock_server import create_app
+
+    url = f"sqlite:{tmp_path / 'shared.db'}"
+    one = create_app("close", store=url).test_client()
+    two = create_app("close", store=url, reset_on_start=False).test_client()
+    before = two.get(f"{API}/opportunity/", headers=CLOSE_AUTH).get_json()["total_value_one_time"]
+    one.post(f"{API}/opportunity/", json={"value": 700}, headers=CLOSE_AUTH)
+    assert two.get(f"{API}/opportunity/", headers=CLOSE_AUTH).get_json()["total_value_one_time"] == before + 700
 
 
 def test_query_searches_opportunity_properties(close):

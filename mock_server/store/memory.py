@@ -17,6 +17,8 @@ class MemoryStore(Store):
         self._counters: dict[str, int] = {}  # counters and clocks
         self._logs: dict[str, collections.deque] = {}
         self._windows: dict[str, tuple[float, int]] = {}  # window → (start, requests in it)
+        self._generation = 0  # bumped by every record write: cached sums older than it are stale
+        self._sums: dict[tuple, tuple[int, dict]] = {}  # (collection, where, by, fields) → (generation, sums)
         self._json: dict[int, tuple[dict, object]] = {}  # id(record) → (record, its JSON)
         self._depth = 0  # nesting of transaction() in the thread holding the lock
         self._undo: list[tuple[str, object, dict | None]] = []  # (collection, key, record before)
@@ -26,6 +28,7 @@ class MemoryStore(Store):
         return _Transaction(self)
 
     def _roll_back(self, mark: int) -> None:
+        self._generation += 1
         while len(self._undo) > mark:
             collection, key, before = self._undo.pop()
             rows = self._data.setdefault(collection, {})
@@ -36,6 +39,7 @@ class MemoryStore(Store):
                 rows[key] = before
 
     def _remember(self, collection, key) -> None:
+        self._generation += 1  # every record write comes through here, under the lock
         if self._depth:  # only writes inside a transaction can be undone
             self._undo.append((collection, key, self._data.get(collection, {}).get(key)))
 
@@ -100,8 +104,22 @@ class MemoryStore(Store):
             self._counters[name] = value = max(candidate_us, self._counters.get(name, 0) + 1)
             return value
 
+    def group_sums(self, collection, where, by, fields):
+        # A list page asks for its totals on every request (Close): computed once per store state.
+        key = (collection, repr(where), by, fields)
+        cached = self._sums.get(key)
+        if cached is not None and cached[0] == self._generation:
+            return cached[1]
+        generation = self._generation
+        sums = super().group_sums(collection, where, by, fields)
+        if len(self._sums) >= 256:
+            self._sums.clear()
+        self._sums[key] = (generation, sums)
+        return sums
+
     def clear(self):
         with self._lock:
+            self._generation += 1
             self._data.clear()
             self._json.clear()
             self._counters.clear()
@@ -110,6 +128,7 @@ class MemoryStore(Store):
 
     def drop(self, prefix):
         with self._lock:
+            self._generation += 1
             for table in (self._data, self._counters, self._logs, self._windows):
                 for name in [n for n in table if n.startswith(prefix)]:
                     if table is self._data:

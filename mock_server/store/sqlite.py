@@ -62,6 +62,7 @@ class SqliteStore(SqlStore):
         self._lock_fd = os.open(path + ".lock", os.O_RDWR | os.O_CREAT, 0o644)
         self._thread_lock = threading.Lock()
         self._hits = 0
+        self._sums: dict[tuple, tuple[tuple, dict]] = {}  # group_sums cache: key → (generation, sums)
         self._db.executescript(SCHEMA)  # executescript manages its own transaction
         with self._write() as db:
             if db.execute("PRAGMA user_version").fetchone()[0] < 2:
@@ -108,6 +109,7 @@ class SqliteStore(SqlStore):
                     db.execute("COMMIT")
                 finally:
                     self._local.depth = 0
+                    self._local.commits = getattr(self._local, "commits", 0) + 1
             finally:
                 fcntl.flock(self._lock_fd, fcntl.LOCK_UN)
 
@@ -162,6 +164,21 @@ class SqliteStore(SqlStore):
         return " AND ".join(clauses), args
 
     def group_sums(self, collection, where, by, fields):
+        # A list page asks for its totals on every request (Close): summed once per database state.
+        # data_version changes when another connection (a worker) commits; our own commits we count.
+        db = self._db
+        generation = (db.execute("PRAGMA data_version").fetchone()[0], getattr(self._local, "commits", 0))
+        key = (collection, repr(where), by, fields)
+        cached = self._sums.get(key)
+        if cached is not None and cached[0] == generation:
+            return cached[1]
+        sums = self._group_sums(collection, where, by, fields)
+        if len(self._sums) >= 256:
+            self._sums.clear()
+        self._sums[key] = (generation, sums)
+        return sums
+
+    def _group_sums(self, collection, where, by, fields):
         condition, args = self._where(collection, where)
         sums = "".join(f", SUM(COALESCE(json_extract(data, '{_json_path(f)}'), 0))" for f in fields)
         rows = self._db.execute(f"SELECT json_extract(data, '{_json_path(by)}'), COUNT(*){sums} FROM records "  # noqa: S608
