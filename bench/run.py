@@ -219,29 +219,16 @@ def check_once(server: Server, scenario: Scenario, ids: dict, headers: dict) -> 
 
 @contextlib.contextmanager
 def postgres_cluster():
-    """A throwaway PostgreSQL cluster (initdb + pg_ctl, as the postgres user when root), or None
+    """A throwaway PostgreSQL cluster with durable commits (fsync on), as a real server has, or None
     when the binaries are missing."""
-    if not shutil.which("initdb") or not shutil.which("pg_ctl"):
+    from mock_server.store import local_cluster
+
+    if not local_cluster.available():
         print("NOTE: no initdb/pg_ctl on PATH: the PostgreSQL rows are left out", flush=True)
         yield None
         return
-    base = Path(tempfile.mkdtemp(prefix="crm-mock-bench-pg-"))
-    as_owner = []
-    if os.geteuid() == 0:
-        shutil.chown(base, "postgres", "postgres")
-        as_owner = ["runuser", "-u", "postgres", "--"]
-    data, port = base / "data", free_port()
-    subprocess.run([*as_owner, "initdb", "-A", "trust", "--no-sync", "-U", "postgres", "-D", str(data)],
-                   check=True, capture_output=True)
-    # Durable commits (fsync, synchronous_commit) as a real server has them.
-    options = f"-p {port} -k {base} -c listen_addresses=127.0.0.1 -c max_connections=200"
-    subprocess.run([*as_owner, "pg_ctl", "-D", str(data), "-o", options, "-l", str(base / "log"), "-w", "start"],
-                   check=True, capture_output=True)
-    try:
-        yield f"postgresql://postgres@127.0.0.1:{port}/postgres"
-    finally:
-        subprocess.run([*as_owner, "pg_ctl", "-D", str(data), "-m", "fast", "stop"], capture_output=True)
-        shutil.rmtree(base, ignore_errors=True)
+    with local_cluster.throwaway_cluster(prefix="crm-mock-bench-pg-") as cluster:
+        yield cluster.url
 
 
 def measure(servers: list[Server], scenarios: list[Scenario], ids: dict, headers: dict, args) -> list[dict]:

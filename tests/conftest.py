@@ -3,7 +3,6 @@ from __future__ import annotations
 
 import base64
 import contextlib
-import os
 import threading
 
 import pytest
@@ -79,36 +78,16 @@ def served(app):
 
 @pytest.fixture(scope="session")
 def postgres_url(postgres_cluster) -> str:
-    return postgres_cluster["url"]
+    return postgres_cluster.url
 
 
 @pytest.fixture(scope="session")
 def postgres_cluster():
-    """A throwaway PostgreSQL cluster for the session (initdb + pg_ctl; as the postgres user when
-    running as root, since initdb refuses root). Skips loudly where the binaries are missing."""
-    import shutil
-    import subprocess
-    import tempfile
-    from pathlib import Path
+    """A throwaway PostgreSQL cluster for the session (store/local_cluster.py). Skips loudly where
+    the binaries are missing."""
+    from mock_server.store import local_cluster
 
-    from tests.test_served_over_http import free_port
-
-    if not shutil.which("initdb") or not shutil.which("pg_ctl"):
+    if not local_cluster.available():
         pytest.skip("LOUD SKIP: initdb/pg_ctl are not on PATH, so the PostgreSQL store is untested here")
-    base = Path(tempfile.mkdtemp(prefix="crm-mock-pg-"))  # not pytest's tmp: its 0700 parents stop postgres
-    as_owner = []
-    if os.geteuid() == 0:
-        shutil.chown(base, "postgres", "postgres")
-        as_owner = ["runuser", "-u", "postgres", "--"]
-    data, port = base / "data", free_port()
-    subprocess.run([*as_owner, "initdb", "-A", "trust", "--no-sync", "-U", "postgres", "-D", str(data)],
-                   check=True, capture_output=True)
-    options = f"-p {port} -k {base} -c listen_addresses=127.0.0.1 -c fsync=off -c max_connections=200"
-    subprocess.run([*as_owner, "pg_ctl", "-D", str(data), "-o", options, "-l", str(base / "log"), "-w", "start"],
-                   check=True, capture_output=True)
-    try:
-        yield {"url": f"postgresql://postgres@127.0.0.1:{port}/postgres", "data": data, "as_owner": as_owner,
-               "options": options, "log": base / "log"}
-    finally:
-        subprocess.run([*as_owner, "pg_ctl", "-D", str(data), "-m", "immediate", "stop"], capture_output=True)
-        shutil.rmtree(base, ignore_errors=True)
+    with local_cluster.throwaway_cluster(durable=False) as cluster:
+        yield cluster

@@ -50,23 +50,19 @@ def test_a_version_1_database_becomes_the_default_namespace(postgres_url):
 
 
 def test_a_database_restart_is_the_vendors_503_then_service_resumes_with_nothing_lost(postgres_cluster):
-    import subprocess
     import time
 
-    cluster, postgres_url = postgres_cluster, postgres_cluster["url"]
-
-    with running("--vendor", "close", "--store", postgres_url) as url:
+    cluster = postgres_cluster
+    with running("--vendor", "close", "--store", cluster.url) as url:
         requests.post(f"{url}/__mock/reset", timeout=30).raise_for_status()
         created = requests.post(f"{url}/api/v1/opportunity/", json={"value": 42}, headers=CLOSE, timeout=10).json()
-        pg_ctl = [*cluster["as_owner"], "pg_ctl", "-D", str(cluster["data"])]
-        subprocess.run([*pg_ctl, "-m", "fast", "stop"], check=True, capture_output=True)
+        cluster.stop("fast")
         try:
             down = requests.post(f"{url}/api/v1/opportunity/", json={"value": 1}, headers=CLOSE, timeout=30)
             assert down.status_code == 503 and set(down.json()) == {"error"}  # Close's shape, not a 500
             assert down.headers.get("Retry-After") == "1"
         finally:
-            subprocess.run([*pg_ctl, "-o", cluster["options"], "-l", str(cluster["log"]), "-w", "start"],
-                           check=True, capture_output=True)
+            cluster.start()
         deadline = time.monotonic() + 20
         while True:  # the pool replaces the broken connections: no server restart needed
             again = requests.get(f"{url}/api/v1/opportunity/{created['id']}/", headers=CLOSE, timeout=30)

@@ -29,6 +29,9 @@ CREATE TABLE IF NOT EXISTS windows (name TEXT PRIMARY KEY, start REAL NOT NULL, 
 SCHEMA_VERSION = 2
 PRUNE_EVERY = 1000  # rate-limit hits between two sweeps of finished windows
 INT64_MAX = 2**63 - 1
+RECORDS_GENERATION = "__records__"  # a counter every record write moves on (cached list totals)
+BUMP_RECORDS = (f"INSERT INTO counters (name, value) VALUES ('{RECORDS_GENERATION}', 1) "
+                "ON CONFLICT(name) DO UPDATE SET value = value + 1")
 SQL_OPERATORS = {"eq": "=", "gt": ">", "gte": ">=", "lt": "<", "lte": "<="}
 
 
@@ -62,7 +65,7 @@ class SqliteStore(SqlStore):
         self._lock_fd = os.open(path + ".lock", os.O_RDWR | os.O_CREAT, 0o644)
         self._thread_lock = threading.Lock()
         self._hits = 0
-        self._sums: dict[tuple, tuple[tuple, dict]] = {}  # group_sums cache: key → (generation, sums)
+        self._sums: dict[tuple, tuple[int, dict]] = {}  # group_sums cache: key → (records generation, sums)
         self._db.executescript(SCHEMA)  # executescript manages its own transaction
         with self._write() as db:
             if db.execute("PRAGMA user_version").fetchone()[0] < 2:
@@ -109,7 +112,6 @@ class SqliteStore(SqlStore):
                     db.execute("COMMIT")
                 finally:
                     self._local.depth = 0
-                    self._local.commits = getattr(self._local, "commits", 0) + 1
             finally:
                 fcntl.flock(self._lock_fd, fcntl.LOCK_UN)
 
@@ -124,6 +126,7 @@ class SqliteStore(SqlStore):
                 "INSERT INTO records (collection, key, data) VALUES (?, ?, ?)",
                 (collection, _key(key), jsonio.dumps(record).decode()),
             )
+            db.execute(BUMP_RECORDS)
 
     def get(self, collection, key):
         row = self._db.execute(
@@ -137,10 +140,12 @@ class SqliteStore(SqlStore):
                 "UPDATE records SET data = ? WHERE collection = ? AND key = ?",
                 (jsonio.dumps(record).decode(), collection, _key(key)),
             )
+            db.execute(BUMP_RECORDS)
 
     def delete(self, collection, key):
         with self._write() as db:
             cursor = db.execute("DELETE FROM records WHERE collection = ? AND key = ?", (collection, _key(key)))
+            db.execute(BUMP_RECORDS)
             return cursor.rowcount > 0
 
     @staticmethod
@@ -164,10 +169,10 @@ class SqliteStore(SqlStore):
         return " AND ".join(clauses), args
 
     def group_sums(self, collection, where, by, fields):
-        # A list page asks for its totals on every request (Close): summed once per database state.
-        # data_version changes when another connection (a worker) commits; our own commits we count.
-        db = self._db
-        generation = (db.execute("PRAGMA data_version").fetchone()[0], getattr(self._local, "commits", 0))
+        # A list page asks for its totals on every request (Close): summed once per state of the
+        # records, which every record write (any worker's) moves on; journal and rate-limit writes do not.
+        row = self._db.execute("SELECT value FROM counters WHERE name = ?", (RECORDS_GENERATION,)).fetchone()
+        generation = row[0] if row else 0
         key = (collection, repr(where), by, fields)
         cached = self._sums.get(key)
         if cached is not None and cached[0] == generation:
@@ -221,8 +226,10 @@ class SqliteStore(SqlStore):
 
     def clear(self):
         with self._write() as db:
-            for table in ("records", "counters", "logs", "windows"):
+            for table in ("records", "logs", "windows"):
                 db.execute(f"DELETE FROM {table}")  # noqa: S608 - fixed table names
+            db.execute(f"DELETE FROM counters WHERE name <> '{RECORDS_GENERATION}'")  # noqa: S608
+            db.execute(BUMP_RECORDS)
 
     def drop(self, prefix):
         end = prefix_end(prefix)
@@ -230,6 +237,7 @@ class SqliteStore(SqlStore):
             db.execute("DELETE FROM records WHERE collection >= ? AND collection < ?", (prefix, end))
             for table, column in (("counters", "name"), ("logs", "log"), ("windows", "name")):
                 db.execute(f"DELETE FROM {table} WHERE {column} >= ? AND {column} < ?", (prefix, end))  # noqa: S608
+            db.execute(BUMP_RECORDS)
 
     def _write_logs(self, batch, trim):
         with self._write() as db:
