@@ -56,7 +56,7 @@ def main():
 @click.option("--error-rate", type=float, default=0.0,
               help="Chaos: this fraction of calls (0-1) gets the vendor's 503 or throttling answer, drawn from --seed.")
 @click.option("--journal-size", default=1000, show_default=True, type=click.IntRange(0, 1_000_000),
-              help="Requests kept in the journal (/__mock/requests), newest first out; shared by every worker and "
+              help="Requests kept in the journal (/__mock/requests), the oldest dropped first; shared by every worker and "
                    "host of a shared store. 0 turns the journal off (as WireMock's --no-request-journal).")
 @click.option("--namespace-ttl", default=3600, show_default=True, type=click.IntRange(0),
               help="Seconds a namespace (X-Crm-Mock-Namespace header, or a /__ns/NAME/ base URL) may stay idle "
