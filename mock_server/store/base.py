@@ -3,6 +3,7 @@ from __future__ import annotations
 
 import abc
 import contextlib
+import functools
 import time
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
@@ -12,6 +13,7 @@ from mock_server import jsonio
 from mock_server.store.logbuffer import SETTLE, Batch, LogBuffer
 
 CLOCK = "__clock__"
+MAX_CACHED_SUMS = 256  # distinct (collection, filter) sums kept per store
 
 
 def prefix_end(prefix: str) -> str:
@@ -63,7 +65,31 @@ class Store(abc.ABC):
 
     def group_sums(self, collection: str, where: list, by: str, fields: tuple[str, ...]) -> dict:
         """Over every record matching `where`, grouped by the value of `by`: {group: {"count": n,
-        field: sum of field, ...}} (a missing or null field adds 0). Sums such as Close's list totals."""
+        field: sum of field, ...}} (a missing or null field adds 0). Sums such as Close's list totals,
+        which a list page asks for on every request: a store that knows when its records last
+        changed (`_records_generation`) sums once per state of the records."""
+        generation = self._records_generation()  # read before summing: a later write makes it stale
+        if generation is None:
+            return self._sum_groups(collection, where, by, fields)
+        key = (collection, repr(where), by, fields)
+        cached = self._sums.get(key)
+        if cached is not None and cached[0] == generation:
+            return cached[1]
+        sums = self._sum_groups(collection, where, by, fields)
+        if len(self._sums) >= MAX_CACHED_SUMS:
+            self._sums.clear()
+        self._sums[key] = (generation, sums)
+        return sums
+
+    def _records_generation(self) -> int | None:
+        """A number every record write (by any process) moves on; None: not known, sum every time."""
+        return None
+
+    @functools.cached_property
+    def _sums(self) -> dict[tuple, tuple[int, dict]]:
+        return {}  # (collection, where, by, fields) → (records generation, sums)
+
+    def _sum_groups(self, collection: str, where: list, by: str, fields: tuple[str, ...]) -> dict:
         groups: dict = {}
         for record in self.query(collection, Query(where))[0]:
             group = groups.setdefault(record.get(by), {"count": 0, **dict.fromkeys(fields, 0)})
@@ -127,9 +153,12 @@ class Store(abc.ABC):
         None returns to wall-clock time."""
         self._pinned = moment
 
+    def _pinned_moment(self) -> datetime | None:
+        return self._pinned
+
     def now(self) -> datetime:
         """The current time, strictly increasing per store (two writes never share a timestamp)."""
-        wall = self._pinned or datetime.now(UTC)
+        wall = self._pinned_moment() or datetime.now(UTC)
         micros = int(wall.timestamp() * 1_000_000)
         value = self._advance_clock(micros)
         return datetime(1970, 1, 1, tzinfo=UTC) + timedelta(microseconds=value)

@@ -18,7 +18,6 @@ class MemoryStore(Store):
         self._logs: dict[str, collections.deque] = {}
         self._windows: dict[str, tuple[float, int]] = {}  # window → (start, requests in it)
         self._generation = 0  # bumped by every record write: cached sums older than it are stale
-        self._sums: dict[tuple, tuple[int, dict]] = {}  # (collection, where, by, fields) → (generation, sums)
         self._json: dict[int, tuple[dict, object]] = {}  # id(record) → (record, its JSON)
         self._depth = 0  # nesting of transaction() in the thread holding the lock
         self._undo: list[tuple[str, object, dict | None]] = []  # (collection, key, record before)
@@ -104,18 +103,8 @@ class MemoryStore(Store):
             self._counters[name] = value = max(candidate_us, self._counters.get(name, 0) + 1)
             return value
 
-    def group_sums(self, collection, where, by, fields):
-        # A list page asks for its totals on every request (Close): computed once per store state.
-        key = (collection, repr(where), by, fields)
-        cached = self._sums.get(key)
-        if cached is not None and cached[0] == self._generation:
-            return cached[1]
-        generation = self._generation
-        sums = super().group_sums(collection, where, by, fields)
-        if len(self._sums) >= 256:
-            self._sums.clear()
-        self._sums[key] = (generation, sums)
-        return sums
+    def _records_generation(self):
+        return self._generation
 
     def clear(self):
         with self._lock:

@@ -13,7 +13,7 @@ from __future__ import annotations
 import contextvars
 import re
 from contextlib import contextmanager
-from datetime import UTC, datetime, timedelta
+from datetime import datetime
 
 from mock_server.store.base import CLOCK, Query, Store
 
@@ -84,10 +84,8 @@ class NamespacedStore(Store):
     def pin_clock(self, moment):
         self._pinned_by[CURRENT.get()] = moment
 
-    def now(self):
-        wall = self._pinned_by.get(CURRENT.get()) or datetime.now(UTC)
-        value = self._advance_clock(int(wall.timestamp() * 1_000_000))
-        return datetime(1970, 1, 1, tzinfo=UTC) + timedelta(microseconds=value)
+    def _pinned_moment(self):
+        return self._pinned_by.get(CURRENT.get())
 
     def clear(self):
         """Everything of the current namespace (and nothing of any other)."""

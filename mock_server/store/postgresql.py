@@ -207,7 +207,7 @@ class PostgresStore(SqlStore):
                 args += [name, jsonio.dumps(value).decode(), name]
         return " AND ".join(clauses), args
 
-    def group_sums(self, collection, where, by, fields):
+    def _sum_groups(self, collection, where, by, fields):
         condition, args = self._where(collection, where)
         sums = "".join(", SUM(COALESCE((data ->> %s::text)::numeric, 0))" for _ in fields)
         with self._connection() as db:

@@ -65,7 +65,6 @@ class SqliteStore(SqlStore):
         self._lock_fd = os.open(path + ".lock", os.O_RDWR | os.O_CREAT, 0o644)
         self._thread_lock = threading.Lock()
         self._hits = 0
-        self._sums: dict[tuple, tuple[int, dict]] = {}  # group_sums cache: key → (records generation, sums)
         self._db.executescript(SCHEMA)  # executescript manages its own transaction
         with self._write() as db:
             if db.execute("PRAGMA user_version").fetchone()[0] < 2:
@@ -168,22 +167,12 @@ class SqliteStore(SqlStore):
                 args.append(_sql_value(value))
         return " AND ".join(clauses), args
 
-    def group_sums(self, collection, where, by, fields):
-        # A list page asks for its totals on every request (Close): summed once per state of the
-        # records, which every record write (any worker's) moves on; journal and rate-limit writes do not.
+    def _records_generation(self):
+        # Every record write (any worker's) moves it on; journal and rate-limit writes do not.
         row = self._db.execute("SELECT value FROM counters WHERE name = ?", (RECORDS_GENERATION,)).fetchone()
-        generation = row[0] if row else 0
-        key = (collection, repr(where), by, fields)
-        cached = self._sums.get(key)
-        if cached is not None and cached[0] == generation:
-            return cached[1]
-        sums = self._group_sums(collection, where, by, fields)
-        if len(self._sums) >= 256:
-            self._sums.clear()
-        self._sums[key] = (generation, sums)
-        return sums
+        return row[0] if row else 0
 
-    def _group_sums(self, collection, where, by, fields):
+    def _sum_groups(self, collection, where, by, fields):
         condition, args = self._where(collection, where)
         sums = "".join(f", SUM(COALESCE(json_extract(data, '{_json_path(f)}'), 0))" for f in fields)
         rows = self._db.execute(f"SELECT json_extract(data, '{_json_path(by)}'), COUNT(*){sums} FROM records "  # noqa: S608
