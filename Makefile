@@ -23,6 +23,9 @@ $(VENV)/.installed-dev: $(VENV)/.installed
 	@command -v chromium >/dev/null 2>&1 || { [ "$$(id -u)" = 0 ] && command -v apt-get >/dev/null \
 	  && (apt-get update -qq && apt-get install -y -qq chromium) >/dev/null; } \
 	  || echo "NOTE: no chromium and no root apt-get: tests/test_page.py will be SKIPPED (install chromium to run it)"
+	@# Prism (npm) judges the closeio client's traffic against Close's own OpenAPI (tests/test_prism_proxy.py).
+	@[ -x bench/node_modules/.bin/prism ] || npm ci --prefix bench --no-audit --no-fund --loglevel=error >/dev/null \
+	  || echo "NOTE: npm could not install Prism: tests/test_prism_proxy.py will be SKIPPED (run npm ci --prefix bench)"
 	touch $@
 
 serve: $(VENV)/.installed ## Install (first run) and start the mock, all vendors, on 127.0.0.1:8080 (HOST=, PORT= to change)

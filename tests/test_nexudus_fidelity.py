@@ -91,3 +91,60 @@ def test_range_bounds_take_the_documented_format(nexudus, bound):
 def test_other_range_bounds_are_refused(nexudus, bound):
     rejected(nexudus.get(f"{HISTORIES}?from_CrmOpportunityHistory_ToTime={bound}", headers=NEXUDUS_AUTH),
              "listCrmOpportunityHistories", 400)
+
+
+def save(client, method: str, **body) -> dict:
+    response = client.open(OPPORTUNITIES, method=method, json=body, headers=NEXUDUS_AUTH)
+    operation = "createCrmOpportunity" if method == "POST" else "updateCrmOpportunity"
+    assert response.status_code == 200, response.get_json()
+    return conforms(response, operation)
+
+
+def test_creating_an_opportunity_places_it_and_writes_its_first_history(nexudus):
+    """POST /api/crm/crmopportunities: the documented required fields, the ActionResult envelope,
+    the customer's names resolved, and the placement recorded in the stage history."""
+    stages, customer = columns(nexudus), opportunity(nexudus, 1204567)["CoworkerId"]
+    made = save(nexudus, "POST", CrmBoardColumnId=stages["Contacted"]["Id"], CoworkerId=customer, Position=3,
+                Name="Private office - 6 desks", Value=5400, DueDate="2031-03-01T00:00:00+01:00")
+    assert made["Message"] == "CrmOpportunity was successfully created." and made["WasSuccessful"] is True
+    record = opportunity(nexudus, made["Value"]["Id"])
+    assert (record["Name"], record["Value"], record["Position"], record["DueDate"]) == (
+        "Private office - 6 desks", 5400, 3, "2031-02-28T23:00:00Z")
+    assert (record["CrmBoardColumnName"], record["Status"], record["CoworkerId"]) == ("Contacted", 1, customer)
+    history = listing(nexudus, f"?CrmOpportunityHistory_CrmOpportunity={record['Id']}")["Records"]
+    assert [(h["OldCrmBoardColumnId"], h["NewCrmBoardColumnId"]) for h in history] == [(None, stages["Contacted"]["Id"])]
+    assert record["Id"] in [o["Id"] for o in opportunities(nexudus, f"?size=100&CrmOpportunity_Coworker={customer}")["Records"]]
+
+
+def test_updating_to_another_stage_moves_it_and_records_the_move(nexudus):
+    stages, customer = columns(nexudus), opportunity(nexudus, 1204567)["CoworkerId"]
+    key = save(nexudus, "POST", CrmBoardColumnId=stages["New"]["Id"], CoworkerId=customer, Position=0,
+               Name="Hot desks", Notes="call back")["Value"]["Id"]
+    same = save(nexudus, "PUT", Id=key, CrmBoardColumnId=stages["New"]["Id"], CoworkerId=customer, Position=1)
+    assert same["Message"] == "CrmOpportunity was successfully updated."
+    record = opportunity(nexudus, key)
+    assert (record["Position"], record["Name"], record["Notes"]) == (1, None, None)  # full record: omitted is null
+    save(nexudus, "PUT", Id=key, CrmBoardColumnId=stages["Won"]["Id"], CoworkerId=customer, Position=0)
+    won = opportunity(nexudus, key)
+    assert (won["CrmBoardColumnName"], won["Status"]) == ("Won", 2) and won["WonOn"]
+    moves = listing(nexudus, f"?CrmOpportunityHistory_CrmOpportunity={key}")["Records"]
+    assert [(m["OldCrmBoardColumnName"], m["NewCrmBoardColumnName"]) for m in moves] == [(None, "New"), ("New", "Won")]
+    assert moves[1]["FromTime"] == moves[0]["ToTime"]  # it entered "New" when it was placed
+
+
+@pytest.mark.parametrize(("method", "body", "status", "named"), [
+    ("POST", {"CrmBoardColumnId": 300, "CoworkerId": 1040}, 400, "Position"),
+    ("POST", {"CrmBoardColumnId": 1, "CoworkerId": 1040, "Position": 0}, 400, "CrmBoardColumnId"),
+    ("POST", {"CrmBoardColumnId": 300, "CoworkerId": 7, "Position": 0}, 400, "CoworkerId"),
+    ("POST", {"CrmBoardColumnId": 300, "CoworkerId": 1040, "Position": -1}, 400, "Position"),
+    ("PUT", {"CrmBoardColumnId": 300, "CoworkerId": 1040, "Position": 0}, 400, "Id"),
+    ("PUT", {"Id": 999, "CrmBoardColumnId": 300, "CoworkerId": 1040, "Position": 0}, 404, None),
+])
+def test_a_bad_opportunity_write_changes_nothing(nexudus, method, body, status, named):
+    before = (opportunities(nexudus, "?size=100"), listing(nexudus, "?size=100"))
+    response = nexudus.open(OPPORTUNITIES, method=method, json=body, headers=NEXUDUS_AUTH)
+    operation = "createCrmOpportunity" if method == "POST" else "updateCrmOpportunity"
+    answer = rejected(response, operation, status)
+    if named:
+        assert [e["PropertyName"] for e in answer["Errors"]][0] == named
+    assert (opportunities(nexudus, "?size=100"), listing(nexudus, "?size=100")) == before

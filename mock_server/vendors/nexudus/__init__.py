@@ -30,7 +30,7 @@ class Nexudus(TokenEndpoint, OpportunityHistory, Opportunities, BoardColumns, Ve
         "crmboardcolumn": ("crmboardcolumns", "CrmBoardColumn"),
         "crmopportunity": ("crmopportunities", "CrmOpportunity"),
     }
-    STATIC_COLLECTIONS = frozenset({"users", "crmboardcolumns"})
+    STATIC_COLLECTIONS = frozenset({"users", "crmboardcolumns", "coworkers"})
 
     def seed_world(self, count: int) -> None:
         world.seed(self, count)

@@ -9,7 +9,7 @@ from mock_server.vendors.base import Vendor
 # Start of each Id sequence: Nexudus Ids are large integers (the seed's history Id is 87654321).
 # Where the spec's examples point (board 12, columns 300-302, user 5521, opportunity 1204567), so
 # a request copied from the docs resolves against the seeded world.
-ID_STARTS = {"crmboards": 12, "crmboardcolumns": 300, "users": 5521,
+ID_STARTS = {"crmboards": 12, "crmboardcolumns": 300, "users": 5521, "coworkers": 1040,
              "crmopportunities": 1204567, "crmopportunityhistories": 87654321}
 
 
