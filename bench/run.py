@@ -1,8 +1,10 @@
-"""`make bench`: crm-mock against Stoplight Prism, same machine, same specs, same load, one run.
+"""`make bench`: crm-mock against Stoplight Prism and WireMock, same machine, same load, one run.
 
-Both servers validate requests. wrk drives each scenario against A then B then A then B (so drift
-in the machine hits both), after a warm-up; the table reports the mean of the rounds and the
-ratio crm-mock / Prism. Every process started here is stopped here, by PID.
+crm-mock and Prism validate requests against the same specs; WireMock answers from stub mappings
+(bench/wiremock/mappings/) written from those specs' examples. wrk drives each scenario against
+every server in turn, round after round (so drift in the machine hits them all), after a warm-up;
+the table reports the mean of the rounds and the ratios crm-mock / Prism and crm-mock / WireMock
+(no journal). Every process started here is stopped here, by PID.
 """
 from __future__ import annotations
 
@@ -29,21 +31,31 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parent.parent
 BENCH = ROOT / "bench"
 PRISM = BENCH / "node_modules" / ".bin" / "prism"
+WIREMOCK_JARS = BENCH / "node_modules" / "wiremock" / "build"  # the npm package `wiremock` ships the standalone jar
+WIREMOCK_ROOT = BENCH / "wiremock"  # --root-dir: mappings/ holds the stubs
 CLOSE_AUTH = "Basic " + base64.b64encode(b"bench_key:").decode()
 NEXUDUS_AUTH = "Bearer bench-token"
 SEED_BODY = {"note": "i hope this deal closes...", "confidence": 75, "value": 500, "value_period": "monthly"}
 
 
 # -- tools ----------------------------------------------------------------------------------------
+def wiremock_jar() -> Path | None:
+    jars = sorted(WIREMOCK_JARS.glob("wiremock-standalone-*.jar"))
+    return jars[-1] if jars else None
+
+
 def ensure_tools() -> None:
-    if not PRISM.exists():
-        print("installing @stoplight/prism-cli into bench/node_modules ...", flush=True)
-        subprocess.run(["npm", "install", "--no-audit", "--no-fund", "--silent", "--prefix", str(BENCH),
-                        "@stoplight/prism-cli@5"], check=True)
-    if not shutil.which("wrk"):
-        print("installing wrk (Debian package) ...", flush=True)
-        subprocess.run(["apt-get", "update", "-qq"], check=True)
-        subprocess.run(["apt-get", "install", "-y", "-qq", "wrk"], check=True)
+    missing = [package for package, present in (("@stoplight/prism-cli@5", PRISM.exists()),
+                                                ("wiremock@3", wiremock_jar() is not None)) if not present]
+    if missing:
+        print(f"installing {' '.join(missing)} into bench/node_modules ...", flush=True)
+        subprocess.run(["npm", "install", "--no-audit", "--no-fund", "--silent", "--prefix", str(BENCH), *missing],
+                       check=True)
+    for command, package in (("wrk", "wrk"), ("java", "default-jre-headless")):  # WireMock 3 needs Java 11+
+        if not shutil.which(command):
+            print(f"installing {package} (Debian package) ...", flush=True)
+            subprocess.run(["apt-get", "update", "-qq"], check=True)
+            subprocess.run(["apt-get", "install", "-y", "-qq", package], check=True)
 
 
 def free_port() -> int:
@@ -152,14 +164,37 @@ def start_prism(vendor: str) -> Server:
     return start("prism", argv, probe, headers, base)
 
 
+# WireMock runs twice: with its defaults, and as its docs advise for load ("WireMock no journal"):
+# --no-request-journal (the journal keeps every request and its response for verification, so the
+# heap grows with the load) and --disable-request-logging ("use this when performance testing",
+# docs/standalone/java-jar). --disable-banner (both runs) only quiets start-up. Left at their
+# documented defaults: --container-threads 10 (Jetty's threads serve requests, not idle keep-alive
+# connections, so 10 serve 16 connections on 2 cores) and --async-response-enabled false (advised
+# for stubs with delays; these have none). The JVM runs with its own defaults too (no -Xmx).
+WIREMOCK_NO_JOURNAL = ("--no-request-journal", "--disable-request-logging")
+
+
+def start_wiremock(name: str, vendor: str, extra: tuple[str, ...] = ()) -> Server:
+    """The WireMock standalone jar, serving bench/wiremock/mappings (both vendors' stubs)."""
+    port = free_port()
+    argv = ["java", "-jar", str(wiremock_jar()), "--port", str(port), "--bind-address", "127.0.0.1",
+            "--root-dir", str(WIREMOCK_ROOT), "--disable-banner", *extra]
+    base, probe, headers = vendor_paths("wiremock", vendor, port)
+    return start(name, argv, probe, headers, base)
+
+
 def vendor_paths(server: str, vendor: str, port: int) -> tuple[str, str, dict]:
-    """Prism serves the spec's paths at the root; crm-mock behind the vendor's real base path."""
+    """Prism and WireMock serve the spec's paths at the root; crm-mock behind the vendor's real base path.
+    WireMock has stubs for the scenarios only: Close is probed with the GET stub, Nexudus (whose
+    start-up is not reported) with WireMock's health check, which answers once the stubs are loaded."""
     root = f"http://127.0.0.1:{port}"
     if vendor == "close":
         base = root + ("/api/v1" if server == "crm-mock" else "")
-        return base, base + "/status/opportunity/", {"Authorization": CLOSE_AUTH}
+        probe = "/opportunity/oppo_probe/" if server == "wiremock" else "/status/opportunity/"
+        return base, base + probe, {"Authorization": CLOSE_AUTH}
     base = root + ("/api" if server == "crm-mock" else "")
-    return base, base + "/crm/crmboardcolumns", {"Authorization": NEXUDUS_AUTH}
+    probe = "/__admin/health" if server == "wiremock" else "/crm/crmboardcolumns"
+    return base, base + probe, {"Authorization": NEXUDUS_AUTH}
 
 
 # -- load -----------------------------------------------------------------------------------------
@@ -170,7 +205,7 @@ class Scenario:
     method: str
     path: str  # may contain {id}
     body: dict | None
-    expect: dict[str, tuple[int, ...]]  # "crm-mock" | "prism" → accepted statuses
+    expect: dict[str, tuple[int, ...]]  # "crm-mock" | "prism" | "wiremock" → accepted statuses
 
 
 def wrk(url: str, scenario: Scenario, headers: dict, connections: int, seconds: int) -> dict:
@@ -198,7 +233,8 @@ def _ms(text: str) -> float:
 
 
 def family(server: Server) -> str:
-    return "prism" if server.name == "prism" else "crm-mock"
+    """Whose expected statuses apply: "prism", "wiremock" (either run) or "crm-mock" (every crm-mock server)."""
+    return next((peer for peer in ("prism", "wiremock") if server.name.startswith(peer)), "crm-mock")
 
 
 def expected(scenario: Scenario, server: Server) -> tuple[int, ...]:
@@ -231,14 +267,29 @@ def postgres_cluster():
         yield cluster.url
 
 
+def warm_up(servers: list[Server], scenarios: list[Scenario], ids: dict, headers: dict, args) -> None:
+    """Prism (Node) and WireMock (the JVM) compile their hot paths while serving: WireMock went from
+    about 4,000 to 35,000 valid creates/s over its first 12 s of load here. So, once after start-up,
+    each serves --warm-up seconds of load, shared among the scenarios, before any is measured.
+    crm-mock (CPython) is not warmed: it has no JIT to wait for, and what the load would store stays
+    out of its RSS."""
+    seconds = max(1, round(args.warm_up / len(scenarios)))
+    for server in servers:
+        if family(server) != "crm-mock" and args.warm_up > 0:
+            for scenario in scenarios:
+                wrk(target_url(server, scenario, ids), scenario, headers, args.connections, seconds)
+
+
 def measure(servers: list[Server], scenarios: list[Scenario], ids: dict, headers: dict, args) -> list[dict]:
     """Each scenario on every server, taking turns; one row per scenario."""
     rows = []
     for scenario in scenarios:
         results: dict[str, list[dict]] = {server.name: [] for server in servers}
-        for server in servers:  # every scenario starts from the seeded world
+        for server in servers:  # every scenario starts from the seeded world (WireMock from an empty journal)
             if family(server) == "crm-mock":
                 request(server.base.rsplit("/api", 1)[0] + "/__mock/reset", "POST", {}, timeout=60)
+            elif family(server) == "wiremock":
+                request(server.base + "/__admin/requests", "DELETE", timeout=60)
         for server in servers:
             check_once(server, scenario, ids, headers)
             wrk(target_url(server, scenario, ids), scenario, headers, args.connections, 2)  # warm-up
@@ -278,6 +329,7 @@ def shared_store_rows(scenarios: list[Scenario], args) -> tuple[list[str], list[
         servers: list[Server] = []
         prism = start_prism("close")
         try:
+            warm_up([prism], wanted, {}, headers, args)
             rows: list[dict] = []
             # One crm-mock server at a time (the PostgreSQL ones share one database), each beside Prism.
             for name, workers, store, extra in plans:
@@ -334,18 +386,25 @@ def render_shared(names: list[str], rows: list[dict]) -> list[str]:
 def versions() -> dict:
     prism = subprocess.run([str(PRISM), "--version"], capture_output=True, text=True).stdout.strip()
     wrk_v = subprocess.run(["wrk", "-v"], capture_output=True, text=True)
+    java = subprocess.run(["java", "-version"], capture_output=True, text=True).stderr  # 'openjdk version "17..."'
     return {
         "crm-mock": subprocess.run([sys.executable, "-c", "import importlib.metadata as m; print(m.version('crm-mock'))"],
                                    capture_output=True, text=True).stdout.strip(),
         "python": platform.python_version(),
         "prism": prism,
         "node": subprocess.run(["node", "--version"], capture_output=True, text=True).stdout.strip(),
+        "wiremock": subprocess.run(["java", "-jar", str(wiremock_jar()), "--version"], capture_output=True,
+                                   text=True).stdout.strip(),
+        "java": "Java " + (re.search(r'version "([^"]+)"', java) or re.search("(.*)", java)).group(1),
         "wrk": (wrk_v.stdout + wrk_v.stderr).split("\n")[0].split(" [")[0],
         "cpus": str(os.cpu_count()),
     }
 
 
 OURS = ("crm-mock", "crm-mock -w2")
+PEERS = ("prism", "wiremock", "wiremock-nj")
+LABEL = {"crm-mock": "crm-mock", "crm-mock -w2": "crm-mock -w2", "prism": "Prism", "wiremock": "WireMock",
+         "wiremock-nj": "WireMock no journal"}
 
 
 def fuzzing_throughput() -> list[dict]:
@@ -368,13 +427,17 @@ def fixtures_time(count: int = 100_000) -> float:
 
 
 def render(rows: list[dict], startup: dict, rss: dict, args, started: str, fuzz: list[dict],
-           fixtures_s: float) -> str:
+           fixtures_s: float | None) -> str:
     v = versions()
+    every = (*OURS, *PEERS)
+    labels = " | ".join(LABEL[n] for n in every)
+    jar = f"wiremock-standalone-{v['wiremock']}.jar"
     out = [
-        "# crm-mock vs Stoplight Prism",
+        "# crm-mock vs Stoplight Prism and WireMock",
         "",
         f"Run {started} on this machine ({v['cpus']} cores) by `make bench` "
-        f"(`python bench/run.py --seconds {args.seconds} --rounds {args.rounds} --connections {args.connections}`).",
+        f"(`python bench/run.py --seconds {args.seconds} --rounds {args.rounds} --connections {args.connections} "
+        f"--warm-up {args.warm_up}`).",
         "",
         f"- **crm-mock**: `crm-mock serve --vendor close --server bjoern` — one process, in-memory store "
         f"(bjoern, crm-mock's fastest server; the default, gunicorn + gevent, is about half as fast; "
@@ -383,40 +446,64 @@ def render(rows: list[dict], startup: dict, rss: dict, args, started: str, fuzz:
         "sharing a SQLite store (every write is a SQLite transaction).",
         f"- **Prism**: `prism mock specs/close.yaml` — Prism {v['prism']} on Node {v['node']}, answering from examples, "
         "storing nothing.",
+        f"- **WireMock**: `java -jar {jar} --port P --bind-address 127.0.0.1 --root-dir bench/wiremock "
+        f"--disable-banner` — WireMock {v['wiremock']} (the npm package `wiremock`) on {v['java']}, its defaults "
+        "(request journal on, 10 container threads, JVM defaults), answering from the stubs in "
+        "`bench/wiremock/mappings/`, storing nothing.",
+        f"- **WireMock no journal**: the same plus `{' '.join(WIREMOCK_NO_JOURNAL)}`, what WireMock's documentation "
+        "gives for load (no journal of requests kept for verification, no request logging).",
         "",
-        f"All validate requests. Load: {v['wrk']}, 1 thread, {args.connections} connections, {args.seconds}s per run; "
-        f"servers take turns (A B C A B C, {args.rounds} rounds) after a 2s warm-up each; figures are the mean of the "
-        "rounds. Ratio = crm-mock req/s ÷ Prism req/s.",
+        "crm-mock and Prism validate requests against the spec; WireMock matches stubs written from the spec's "
+        "examples (the opportunity, Close's 400 body, Nexudus' ActionResult), each requiring an `Authorization` "
+        "header, with a stub of its own for the invalid create (`$.value` not an integer). "
+        f"Load: {v['wrk']}, 1 thread, {args.connections} connections, {args.seconds}s per run; the five servers take "
+        f"turns (A B C D E A B C D E, {args.rounds} rounds) after a 2s warm-up each; figures are the mean of the "
+        "rounds. Prism and WireMock, whose runtimes compile hot code as they run (Node, the JVM), first serve "
+        f"{args.warm_up}s of load after start-up, shared among the scenarios. Ratios: crm-mock req/s ÷ Prism req/s and crm-mock "
+        "req/s ÷ WireMock no journal req/s, each for crm-mock / crm-mock -w2.",
         "",
-        "| scenario | crm-mock req/s (ratio) | crm-mock -w2 req/s (ratio) | Prism req/s "
-        "| p50 / p99 ms: crm-mock | crm-mock -w2 | Prism | errors |",
-        "|---|---:|---:|---:|---:|---:|---:|---:|",
+        f"| scenario (requests/s) | {labels} | ÷ Prism | ÷ WireMock no journal |",
+        "|---|" + "---:|" * (len(every) + 2),
     ]
     for row in rows:
-        prism = row["prism"]
-        cells = [f"{row[n]['rps']:.0f} (**{row[n]['rps'] / prism['rps']:.2f}x**)" for n in OURS]
-        lat = [f"{row[n]['p50']:.2f} / {row[n]['p99']:.2f}" for n in (*OURS, "prism")]
-        errors = " / ".join(str(row[n]["errors"]) for n in (*OURS, "prism"))
-        out.append(f"| {row['scenario']} | {cells[0]} | {cells[1]} | {prism['rps']:.0f} | {' | '.join(lat)} | {errors} |")
+        rps = " | ".join(f"{row[n]['rps']:.0f}" for n in every)
+        ratios = [" / ".join(f"**{row[n]['rps'] / row[peer]['rps']:.2f}x**" for n in OURS)
+                  for peer in ("prism", "wiremock-nj")]
+        out.append(f"| {row['scenario']} | {rps} | {' | '.join(ratios)} |")
     out += [
         "",
-        "| | crm-mock | crm-mock -w2 | Prism |",
-        "|---|---:|---:|---:|",
-        "| start-up to first good response (s) | " + " | ".join(f"{startup[n]:.2f}" for n in (*OURS, "prism")) + " |",
-        "| RSS per process after start-up (MB) | " + " | ".join(rss[n][0] for n in (*OURS, "prism")) + " |",
-        "| peak RSS per process after the run (MB) | " + " | ".join(rss[n][1] for n in (*OURS, "prism")) + " |",
-        "",
-        "Errors (crm-mock / crm-mock -w2 / Prism): socket errors plus answers other than the scenario's expected",
-        "status. Each server's answer is checked once before its load; Prism answers the invalid create with",
-        "the spec's 400 example. crm-mock's RSS grows with what the load stored (every create is kept); the",
-        "list scenario runs over the 1,000 opportunities preloaded with `--seed-data 1000`.",
-        "",
-        "## Other throughput",
-        "",
-        "| what | result |",
-        "|---|---:|",
-        f"| `crm-mock fixtures close opportunity --count 100000` | {fixtures_s:.1f} s |",
+        f"| scenario (p50 / p99 ms) | {labels} | errors |",
+        "|---|" + "---:|" * (len(every) + 1),
     ]
+    for row in rows:
+        lat = " | ".join(f"{row[n]['p50']:.2f} / {row[n]['p99']:.2f}" for n in every)
+        errors = " / ".join(str(row[n]["errors"]) for n in every)
+        out.append(f"| {row['scenario']} | {lat} | {errors} |")
+    out += [
+        "",
+        f"| | {labels} |",
+        "|---|" + "---:|" * len(every),
+        "| start-up to first good response (s) | " + " | ".join(f"{startup[n]:.2f}" for n in every) + " |",
+        "| RSS per process after start-up (MB) | " + " | ".join(rss[n][0] for n in every) + " |",
+        "| peak RSS per process after the run (MB) | " + " | ".join(rss[n][1] for n in every) + " |",
+        "",
+        f"Errors ({' / '.join(LABEL[n] for n in every)}): socket errors plus answers other than the",
+        "scenario's expected status. Each server's answer is checked once before its load; Prism answers the",
+        "invalid create with the spec's 400 example. crm-mock's RSS grows with what the load stored (every",
+        "create is kept); the list scenario runs over the 1,000 opportunities preloaded with `--seed-data 1000`.",
+        "WireMock's list stub is a page of 100 copies of the spec's opportunity (numbered ids, about 129 kB,",
+        "like crm-mock's page). WireMock's journal is cleared before each scenario, as crm-mock is reset; with",
+        "the journal on, WireMock keeps every request and response of the scenario, which its peak RSS shows.",
+    ]
+    if fixtures_s is not None:
+        out += [
+            "",
+            "## Other throughput",
+            "",
+            "| what | result |",
+            "|---|---:|",
+            f"| `crm-mock fixtures close opportunity --count 100000` | {fixtures_s:.1f} s |",
+        ]
     for row in fuzz:
         out.append(f"| Schemathesis in-process, {row['vendor']} (`crm-mock contract {row['vendor']} --max-examples 50`) | "
                    f"{row['cases']} cases in {row['seconds']:.1f} s = {row['cases'] / row['seconds']:.0f} cases/s"
@@ -429,23 +516,28 @@ def main() -> int:
     parser.add_argument("--seconds", type=int, default=8)
     parser.add_argument("--rounds", type=int, default=2)
     parser.add_argument("--connections", type=int, default=16)
+    parser.add_argument("--warm-up", type=int, default=20,
+                        help="Seconds of load, shared among the scenarios, that Prism and WireMock serve after "
+                             "start-up before any is measured (their JIT compilers warm up); 0 skips.")
     parser.add_argument("--workers", type=int, default=2)
     parser.add_argument("--out", default=str(BENCH / "RESULTS.md"))
     parser.add_argument("--skip-shared", action="store_true", help="Leave out the SQLite/PostgreSQL worker rows.")
+    parser.add_argument("--skip-other", action="store_true",
+                        help="Leave out the fixtures and Schemathesis throughput (\"Other throughput\").")
     args = parser.parse_args()
     ensure_tools()
     started = datetime.now(UTC).strftime("%Y-%m-%d %H:%M UTC")
     scenarios = [
         Scenario("valid POST /opportunity/ (seed body)", "close", "POST", "/opportunity/", SEED_BODY,
-                 {"crm-mock": (200,), "prism": (200,)}),
+                 {"crm-mock": (200,), "prism": (200,), "wiremock": (200,)}),
         Scenario("invalid POST /opportunity/ (value: \"abc\")", "close", "POST", "/opportunity/",
-                 {**SEED_BODY, "value": "abc"}, {"crm-mock": (400,), "prism": (400, 422)}),
+                 {**SEED_BODY, "value": "abc"}, {"crm-mock": (400,), "prism": (400, 422), "wiremock": (400,)}),
         Scenario("GET /opportunity/{id}/", "close", "GET", "/opportunity/{id}/", None,
-                 {"crm-mock": (200,), "prism": (200,)}),
+                 {"crm-mock": (200,), "prism": (200,), "wiremock": (200,)}),
         Scenario("GET /opportunity/?_limit=100 (1,000 stored)", "close", "GET", "/opportunity/?_limit=100", None,
-                 {"crm-mock": (200,), "prism": (200,)}),
+                 {"crm-mock": (200,), "prism": (200,), "wiremock": (200,)}),
         Scenario("Nexudus POST /crm/crmopportunityhistories", "nexudus", "POST", "/crm/crmopportunityhistories",
-                 None, {"crm-mock": (200,), "prism": (200,)}),
+                 None, {"crm-mock": (200,), "prism": (200,), "wiremock": (200,)}),
     ]
     rows, startup, rss = [], {}, {}
     for vendor in ("close", "nexudus"):
@@ -454,7 +546,9 @@ def main() -> int:
             seed_data = 1000 if vendor == "close" else 10
             servers = [start_crm_mock("crm-mock", vendor, 1, seed_data),
                        start_crm_mock("crm-mock -w2", vendor, args.workers, seed_data),
-                       start_prism(vendor)]
+                       start_prism(vendor),
+                       start_wiremock("wiremock", vendor),
+                       start_wiremock("wiremock-nj", vendor, WIREMOCK_NO_JOURNAL)]
             headers = {"Authorization": CLOSE_AUTH if vendor == "close" else NEXUDUS_AUTH}
             ids = {}
             for server in servers[:2]:
@@ -469,6 +563,7 @@ def main() -> int:
                                              "OldCrmBoardColumnId": columns[0]["Id"]}
             if vendor == "close":
                 startup = {server.name: server.startup_s for server in servers}
+            warm_up(servers, [s for s in scenarios if s.vendor == vendor], ids, headers, args)
             rows += measure(servers, [s for s in scenarios if s.vendor == vendor], ids, headers, args)
         finally:
             for server in servers:
@@ -477,11 +572,15 @@ def main() -> int:
                     rss[server.name] = tuple(" / ".join(f"{mb:.0f}" for mb in sizes)
                                              for sizes in (server.start_rss_mb, server.peak_rss_mb))
     shared_names, shared_rows = shared_store_rows(scenarios, args) if not args.skip_shared else ([], [])
-    print("fixtures and Schemathesis throughput ...", flush=True)
-    report = render(rows, startup, rss, args, started, fuzzing_throughput(), fixtures_time())
+    fuzz, fixtures_s = [], None
+    if not args.skip_other:
+        print("fixtures and Schemathesis throughput ...", flush=True)
+        fuzz, fixtures_s = fuzzing_throughput(), fixtures_time()
+    report = render(rows, startup, rss, args, started, fuzz, fixtures_s)
     if shared_rows:
-        head, tail = report.split("## Other throughput")
-        report = head + "\n".join(render_shared(shared_names, shared_rows)) + "\n## Other throughput" + tail
+        shared = "\n".join(render_shared(shared_names, shared_rows))
+        head, other, tail = report.partition("## Other throughput")
+        report = head + shared + "\n" + other + tail if other else report + "\n" + shared
     Path(args.out).write_text(report)
     print(report)
     return 0
