@@ -52,7 +52,7 @@ lint: $(VENV)/.installed-dev ## ruff (style, imports, likely bugs) and mypy (the
 contract: $(VENV)/.installed ## Fuzz the in-process mock with Schemathesis for every vendor (zero failures expected)
 	$(VENV)/bin/crm-mock contract all --max-examples 100 --stateful --seed 1 --junit build/contract-junit.xml --report build/contract-report.md
 
-bench: $(VENV)/.installed ## Benchmark crm-mock against Stoplight Prism on this machine; writes bench/RESULTS.md
+bench: $(VENV)/.installed ## Benchmark crm-mock against Prism and WireMock, and against its own data size; writes bench/RESULTS.md
 	$(PY) bench/run.py
 
 specs: $(VENV)/.installed ## Show the vendors and operations the mock serves

@@ -524,6 +524,8 @@ def main() -> int:
     parser.add_argument("--skip-shared", action="store_true", help="Leave out the SQLite/PostgreSQL worker rows.")
     parser.add_argument("--skip-other", action="store_true",
                         help="Leave out the fixtures and Schemathesis throughput (\"Other throughput\").")
+    parser.add_argument("--skip-growth", action="store_true",
+                        help="Leave out the cost against stored data (1k/10k/100k on every store; bench/growth.py).")
     args = parser.parse_args()
     ensure_tools()
     started = datetime.now(UTC).strftime("%Y-%m-%d %H:%M UTC")
@@ -581,6 +583,11 @@ def main() -> int:
         shared = "\n".join(render_shared(shared_names, shared_rows))
         head, other, tail = report.partition("## Other throughput")
         report = head + shared + "\n" + other + tail if other else report + "\n" + shared
+    if not args.skip_growth:
+        print("cost against stored data (bench/growth.py) ...", flush=True)
+        from growth import growth_section  # imports this module: loaded only when it runs
+
+        report += "\n" + "\n".join(growth_section(max(2, args.seconds // 2), args.connections))
     Path(args.out).write_text(report)
     print(report)
     return 0

@@ -137,10 +137,12 @@ def test_idle_namespaces_are_dropped_after_the_ttl_but_never_the_default():
     raw = MemoryStore()
     store = NamespacedStore(raw)
 
-    def seed(count):
-        store.insert("things", 1, {"id": 1})
+    def build(count):
+        scratch = NamespacedStore(MemoryStore())
+        scratch.insert("things", 1, {"id": 1})
+        return scratch.inner.dump()
 
-    namespaces = Namespaces(raw, seed, ttl=3600, clock=lambda: now[0])
+    namespaces = Namespaces(raw, build, ttl=3600, clock=lambda: now[0])
     namespaces.reset(DEFAULT, None)
     namespaces.enter("busy")
     namespaces.enter("idle")

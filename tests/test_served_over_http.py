@@ -127,3 +127,35 @@ def test_a_rate_limit_is_one_limit_across_workers():
             except urllib.error.HTTPError as error:
                 statuses.append(error.code)
         assert statuses == [200] * 5 + [429] * 5
+
+
+def test_other_clients_are_served_while_a_reset_builds_its_world():
+    """The default server builds a reset's world off its event loop and loads it in one go: a read
+    sent while a large reset is being built is answered before the reset finishes, from the old world."""
+    with running("--vendor", "close") as url:
+        api = API(f"{url}/api/v1/", api_key="k")
+        before = api.get("opportunity", params={"_limit": 1})["total_results"]
+        finished: list[float] = []
+
+        def reset():
+            urllib.request.urlopen(urllib.request.Request(f"{url}/__mock/reset?seed_data=50000", method="POST"),
+                                   timeout=300).read()
+            finished.append(time.monotonic())
+
+        with ThreadPoolExecutor(1) as pool:
+            resetting = pool.submit(reset)
+            time.sleep(0.5)  # the reset is under way (50,000 opportunities take seconds)
+            listed = api.get("opportunity", params={"_limit": 1})
+            answered = time.monotonic()
+            resetting.result()
+        assert finished and answered < finished[0], "the read waited for the reset"
+        assert listed["total_results"] == before  # the old world, whole, until the new one is loaded
+        assert api.get("opportunity", params={"_limit": 1})["total_results"] == 50_001  # + seed 003's
+
+
+def test_a_reset_past_100000_is_refused():
+    with running("--vendor", "close") as url:
+        request = urllib.request.Request(f"{url}/__mock/reset?seed_data=100001", method="POST")
+        with pytest.raises(urllib.error.HTTPError) as refused:
+            urllib.request.urlopen(request, timeout=10)
+        assert refused.value.code == 400 and "0 to 100000" in refused.value.read().decode()

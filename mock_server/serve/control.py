@@ -13,9 +13,9 @@ from mock_server.steering.verify import select, verify
 from mock_server.store.namespaced import CURRENT, DEFAULT, HEADER, BadNamespace, check_name
 
 control_blueprint = Blueprint("crm_mock_control", __name__, url_prefix="/__mock")
-# A reset reseeds while holding the store: 10,000 opportunities take a few seconds (bench), and the
-# worker answering the reset serves nothing else meanwhile.
-MAX_SEED_DATA = 10_000
+# A world is built outside every lock and loaded in bulk (serve/namespaces.py): 100,000
+# opportunities take seconds (bench/growth.py); the bound keeps one request from asking for hours.
+MAX_SEED_DATA = 100_000
 ADMIN_HEADER = "X-Crm-Mock-Admin-Key"
 
 

@@ -1,8 +1,10 @@
 """The namespaces a server knows: each seeded on first use, listed with its size, dropped when idle.
 
 The registry is one collection in the store outside every namespace (`__mock.namespaces`), so every
-process and host sharing the store agrees on it. Seeding takes the store's write lock and checks
-the registry again inside it: two workers meeting a new namespace at once seed it once.
+process and host sharing the store agrees on it. A world is built first, in a scratch memory store
+and without any lock (`build`); then, under the store's write lock, the registry is checked again
+and the world written in bulk (`Store.load`): two workers meeting a new namespace at once load it
+once, and a reset to 100,000 opportunities does not hold up other requests while it is being made.
 """
 from __future__ import annotations
 
@@ -10,6 +12,7 @@ import time
 from collections.abc import Callable
 
 from mock_server.store import Store
+from mock_server.store.base import SeededWorld
 from mock_server.store.namespaced import DEFAULT, inside
 
 REGISTRY = "__mock.namespaces"
@@ -19,9 +22,11 @@ MIN_TTL = 60.0  # a namespace is dropped only when idle much longer than TOUCH_E
 
 
 class Namespaces:
-    def __init__(self, raw: Store, seed: Callable[[int | None], None], ttl: float | None, clock=time.time) -> None:
+    def __init__(self, raw: Store, build: Callable[[int | None], SeededWorld], ttl: float | None,
+                 clock=time.time, loaded: Callable[[], None] = lambda: None) -> None:
         self.raw = raw  # the store without a namespace prefix
-        self.seed = seed  # seeds the current namespace's world (count: --seed-data if None)
+        self.build = build  # the current namespace's seeded world (count: --seed-data if None)
+        self.loaded = loaded  # called after a world is loaded (caches of the old one go)
         self.ttl = ttl  # None: never dropped
         self.clock = clock
         self._seen: dict[str, float] = {}  # name → when this process last wrote its last_used
@@ -33,14 +38,16 @@ class Namespaces:
         seen = self._seen.get(name)
         if seen is not None and now - seen < TOUCH_EVERY:
             return  # the cheap path: one dict lookup per request
+        world = self._world(name, None) if self.raw.get(REGISTRY, name) is None else None
         with self.raw.transaction():
             row = self.raw.get(REGISTRY, name)
             if row is None:
-                with inside(name):
-                    self.seed(None)
+                self.raw.load(world or self._world(name, None))  # (dropped meanwhile: build it now)
                 self.raw.insert(REGISTRY, name, {"name": name, "created": now, "last_used": now})
             else:
                 self.raw.replace(REGISTRY, name, {**row, "last_used": now})
+        if row is None:
+            self._after_load()
         self._seen[name] = now  # only now: a request racing this one waits above until the world is there
         if now - self._swept >= SWEEP_EVERY:
             self.sweep(now)
@@ -49,14 +56,27 @@ class Namespaces:
         """Back to the seeded world, in one transaction: other workers see the old world or the new one,
         never a half-seeded mix, and a write racing the reset cannot mint an ID the reseeding mints again."""
         now = self.clock()
+        world = self._world(name, count)  # built before the lock: requests go on meanwhile
         self.raw.settle_logs()  # journal entries still on their way land before the drop, not after it
-        with self.raw.transaction(), inside(name):
+        with self.raw.transaction():
             self.raw.drop(name + "/")
-            self.seed(count)
+            self.raw.load(world)
             row = self.raw.get(REGISTRY, name)
             record = {"name": name, "created": row["created"] if row else now, "last_used": now}
             (self.raw.replace if row else self.raw.insert)(REGISTRY, name, record)
+        self._after_load()
         self._seen[name] = now
+
+    def _world(self, name: str, count: int | None) -> SeededWorld:
+        return _off_the_event_loop(self._build_inside, name, count)
+
+    def _build_inside(self, name: str, count: int | None) -> SeededWorld:
+        with inside(name):
+            return self.build(count)
+
+    def _after_load(self) -> None:
+        self.raw.analyze()  # a new world's statistics, so filtered pages use the selective index
+        self.loaded()
 
     def drop(self, name: str) -> bool:
         """Everything of `name`, now; False when there was no such namespace."""
@@ -98,3 +118,17 @@ class Namespaces:
                     self._seen.pop(name, None)
                     dropped.append(name)
         return dropped
+
+
+def _off_the_event_loop(fn, *args):
+    """Building a large world is seconds of CPU. Under gevent (the default server) it would run in
+    the request's greenlet and stop every other request until it ended: run it in gevent's thread
+    pool instead, where the interpreter still hands the event loop a turn every few milliseconds.
+    Under threads (or bjoern, which serves one request at a time anyway) it runs where it is."""
+    try:
+        from gevent import get_hub, monkey
+    except ImportError:
+        return fn(*args)
+    if not monkey.is_module_patched("threading"):
+        return fn(*args)
+    return get_hub().threadpool.apply(fn, args)

@@ -40,6 +40,15 @@ class Query:
     limit: int | None = None
 
 
+@dataclass
+class SeededWorld:
+    """What seeding made in a scratch MemoryStore, ready for `Store.load`: {collection: {key:
+    record}} in insertion order, and {counter or clock name: value}. Names carry their namespace."""
+
+    collections: dict[str, dict]
+    counters: dict[str, int]
+
+
 class Store(abc.ABC):
     """Records are JSON-able dicts (callers copy before changing one) in named collections, keyed by a string or integer id.
 
@@ -133,6 +142,21 @@ class Store(abc.ABC):
     def settle_logs(self) -> None:
         """Make every log entry appended so far, by any process, readable (see store/logbuffer.py)."""
         return None  # a store that writes each entry at once has nothing to wait for
+
+    def load(self, world: SeededWorld) -> None:
+        """Write a world built elsewhere (records in order, and the counters and clocks that
+        continue it) in bulk; called inside `transaction()`, after a `drop()` of its namespace.
+        A store that can write many rows at once overrides this (one statement, not 240,000)."""
+        for collection, rows in world.collections.items():
+            for key, record in rows.items():
+                self.insert(collection, key, record)
+        for name, value in world.counters.items():
+            self._advance_clock(value, name)  # after the drop: sets the counter to `value`
+
+    def analyze(self) -> None:
+        """Refresh the query planner's statistics after a bulk write (a seeded world), so it picks
+        the selective index for a filtered page. Stores without a planner do nothing."""
+        return None
 
     @abc.abstractmethod
     def hit(self, window: str, now: float, seconds: float, count: int = 1) -> tuple[float, int]:

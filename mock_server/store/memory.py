@@ -5,7 +5,8 @@ import collections
 import threading
 
 from mock_server import jsonio
-from mock_server.store.base import CLOCK, Query, Store, matches
+from mock_server.store.base import CLOCK, Query, SeededWorld, Store, matches
+from mock_server.store.memory_index import Indexes
 
 MAX_WINDOWS = 10_000  # rate-limit windows kept at most: a flood of random credentials cannot grow memory
 
@@ -21,6 +22,7 @@ class MemoryStore(Store):
         self._json: dict[int, tuple[dict, object]] = {}  # id(record) → (record, its JSON)
         self._depth = 0  # nesting of transaction() in the thread holding the lock
         self._undo: list[tuple[str, object, dict | None]] = []  # (collection, key, record before)
+        self._indexes = Indexes()  # equality filters on large collections (memory_index.py)
 
     def transaction(self) -> _Transaction:
         """All or nothing, as SQLite's: an exception inside undoes every write made inside."""
@@ -31,11 +33,13 @@ class MemoryStore(Store):
         while len(self._undo) > mark:
             collection, key, before = self._undo.pop()
             rows = self._data.setdefault(collection, {})
-            self._json.pop(id(rows.get(key)), None)
+            now = rows.get(key)
+            self._json.pop(id(now), None)
             if before is None:
                 rows.pop(key, None)
             else:
                 rows[key] = before
+            self._indexes.wrote(collection, key, now, before)
 
     def _remember(self, collection, key) -> None:
         self._generation += 1  # every record write comes through here, under the lock
@@ -45,7 +49,9 @@ class MemoryStore(Store):
     def insert(self, collection, key, record):
         with self._lock:
             self._remember(collection, key)
-            self._data.setdefault(collection, {})[key] = record
+            rows = self._data.setdefault(collection, {})
+            self._indexes.wrote(collection, key, rows.get(key), record)
+            rows[key] = record
 
     def get(self, collection, key):
         return self._data.get(collection, {}).get(key)
@@ -55,6 +61,7 @@ class MemoryStore(Store):
             self._remember(collection, key)
             old = self._data.setdefault(collection, {}).get(key)
             self._json.pop(id(old), None)
+            self._indexes.wrote(collection, key, old, record)
             self._data[collection][key] = record
 
     def delete(self, collection, key):
@@ -62,6 +69,7 @@ class MemoryStore(Store):
             self._remember(collection, key)
             old = self._data.get(collection, {}).pop(key, None)
             self._json.pop(id(old), None)
+            self._indexes.wrote(collection, key, old, None)
             return old is not None
 
     def page(self, collection, query: Query):
@@ -78,7 +86,9 @@ class MemoryStore(Store):
 
     def query(self, collection, query: Query):
         with self._lock:
-            rows = list(self._data.get(collection, {}).values())
+            stored = self._data.get(collection, {})
+            keys = self._indexes.candidates(collection, stored, query.where) if query.where else None
+            rows = list(stored.values()) if keys is None else [stored[k] for k in keys]
         if query.where:
             rows = [r for r in rows if matches(r, query.where)]
         if query.order_by and query.order_by[0][1]:
@@ -106,11 +116,27 @@ class MemoryStore(Store):
     def _records_generation(self):
         return self._generation
 
+    def dump(self) -> SeededWorld:
+        """Everything this (scratch) store holds, for another store's `load`."""
+        with self._lock:
+            return SeededWorld({name: dict(rows) for name, rows in self._data.items()}, dict(self._counters))
+
+    def load(self, world):
+        # The world's dicts become the store's (its records are never changed in place): a reset
+        # to 100,000 opportunities holds the lock for a few dict assignments, not 240,000 inserts.
+        with self._lock:
+            self._generation += 1
+            for name, rows in world.collections.items():
+                self._indexes.forget(name)
+                self._data[name] = rows
+            self._counters.update(world.counters)
+
     def clear(self):
         with self._lock:
             self._generation += 1
             self._data.clear()
             self._json.clear()
+            self._indexes.forget()
             self._counters.clear()
             self._logs.clear()
             self._windows.clear()
@@ -118,6 +144,7 @@ class MemoryStore(Store):
     def drop(self, prefix):
         with self._lock:
             self._generation += 1
+            self._indexes.forget(prefix)
             for table in (self._data, self._counters, self._logs, self._windows):
                 for name in [n for n in table if n.startswith(prefix)]:
                     if table is self._data:

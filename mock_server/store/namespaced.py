@@ -94,6 +94,9 @@ class NamespacedStore(Store):
     def drop(self, prefix):
         self.inner.drop(CURRENT.get() + "/" + prefix)
 
+    def analyze(self):
+        self.inner.analyze()
+
     def collections(self):
         prefix = CURRENT.get() + "/"
         return {name[len(prefix):]: count for name, count in self.inner.collections().items()

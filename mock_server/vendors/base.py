@@ -57,6 +57,10 @@ class Vendor:
             cache = self._static[NAMESPACE.get(), kind] = {r.get("id", r.get("Id")): r for r in rows}
         return cache
 
+    def forget_static(self) -> None:
+        """Drop the copies of static collections: a new world was loaded."""
+        self._static.clear()
+
     def first(self, kind: str) -> dict:
         """The first-seeded record of a static collection (the default user, the organization)."""
         return next(iter(self.static(kind).values()))

@@ -1,0 +1,183 @@
+"""Cost against stored data (issue 15): the same requests with 1,000, 10,000 and 100,000 stored
+opportunities on every store, start-up and memory with 100,000, and a reset to 100,000 while another
+client keeps reading. `python bench/growth.py` runs it alone; `make bench` runs it after the peers."""
+from __future__ import annotations
+
+import argparse
+import json
+import subprocess
+import sys
+import tempfile
+import threading
+import time
+import urllib.parse
+from pathlib import Path
+
+from run import CLOSE_AUTH, ROOT, SEED_BODY, Scenario, Server, free_port, postgres_cluster, request, wrk
+
+SIZES = (1_000, 10_000, 100_000)
+HEADERS = {"Authorization": CLOSE_AUTH}
+
+
+def serve(store: str, seed_data: int, timeout: float = 600, server: str = "bjoern") -> Server:
+    """One process on `store` with `seed_data` opportunities; start-up = until the first answer."""
+    port = free_port()
+    argv = [sys.executable, "-m", "mock_server", "serve", "--vendor", "close", "--server", server,
+            "--port", str(port), "--seed-data", str(seed_data), "--store", store]
+    base = f"http://127.0.0.1:{port}/api/v1"
+    began = time.monotonic()
+    process = subprocess.Popen(argv, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, cwd=ROOT,
+                               start_new_session=True)
+    while time.monotonic() < began + timeout:
+        try:
+            if request(base + "/status/opportunity/", headers=HEADERS, timeout=1)[0] == 200:
+                server = Server("crm-mock", base, process, time.monotonic() - began)
+                server.start_rss_mb = server.rss("VmRSS")
+                return server
+        except OSError:
+            pass
+        if process.poll() is not None:
+            raise RuntimeError(f"crm-mock on {store} exited with {process.returncode}")
+        time.sleep(0.05)
+    process.kill()
+    raise RuntimeError(f"crm-mock on {store} with {seed_data} did not answer within {timeout:.0f} s")
+
+
+def scenarios(server: Server) -> list[tuple[Scenario, str]]:
+    """Get-by-id, a filtered list page (status, lead, date range, order) and a valid create, aimed at
+    records the seeded world holds."""
+    listed = json.loads(request(server.base + "/opportunity/?_limit=1&_skip=7", headers=HEADERS)[1])["data"][0]
+    query = urllib.parse.urlencode({"status_id": listed["status_id"], "lead_id": listed["lead_id"],
+                                    "date_created__gte": "2024-02-01", "date_created__lt": "2024-10-01",
+                                    "_order_by": "-date_created", "_limit": 20})
+    ok = {"crm-mock": (200,)}
+    return [(Scenario("GET /opportunity/{id}/", "close", "GET", "", None, ok), f"/opportunity/{listed['id']}/"),
+            (Scenario("filtered list page", "close", "GET", "", None, ok), f"/opportunity/?{query}"),
+            (Scenario("valid create", "close", "POST", "", SEED_BODY, ok), "/opportunity/")]
+
+
+def curve(stores: dict[str, str], seconds: int, connections: int) -> list[dict]:
+    rows = []
+    for store_name, store in stores.items():
+        for size in SIZES:
+            if store_name != "memory" and store.startswith("sqlite:"):
+                store = f"sqlite:{tempfile.mkdtemp(prefix='crm-mock-growth-')}/store.db"  # a fresh file each size
+            server = serve(store, size)
+            try:
+                row = {"store": store_name, "size": size, "startup": server.startup_s}
+                for scenario, path in scenarios(server):
+                    wrk(server.base + path, scenario, HEADERS, connections, 1)  # warm-up
+                    row[scenario.name] = wrk(server.base + path, scenario, HEADERS, connections, seconds)
+                rows.append(row)
+                print(f"{store_name} {size}: " + ", ".join(
+                    f"{k} {v['rps']:.0f}/s" for k, v in row.items() if isinstance(v, dict)), flush=True)
+            finally:
+                server.stop()
+                if store_name == "postgresql":  # the next size starts from an empty database
+                    _drop_all(store)
+    return rows
+
+
+def _drop_all(url: str) -> None:
+    import psycopg
+
+    with psycopg.connect(url, autocommit=True) as conn:
+        conn.execute("DROP SCHEMA public CASCADE; CREATE SCHEMA public")
+
+
+def memory_per_opportunity() -> dict:
+    """RSS of a memory-store process at 0 and at 100,000 seeded opportunities."""
+    sizes = {}
+    for count in (0, SIZES[-1]):
+        server = serve("memory", count)
+        sizes[count] = server.start_rss_mb[0]
+        server.stop()
+    return {"rss0": sizes[0], "rss100k": sizes[SIZES[-1]],
+            "per_opp_bytes": (sizes[SIZES[-1]] - sizes[0]) * 1024 * 1024 / SIZES[-1]}
+
+
+def reset_under_load(store: str = "memory") -> dict:
+    """`POST /__mock/reset?seed_data=100000` while another client reads by id every 10 ms: the reset's
+    duration and the slowest read meanwhile (how long the reset blocked other requests). On the
+    default server: bjoern serves one request at a time, so there a reset holds every client."""
+    server = serve(store, 1000, server="auto")
+    try:
+        one = json.loads(request(server.base + "/opportunity/?_limit=1", headers=HEADERS)[1])["data"][0]["id"]
+        slowest, done = [0.0], threading.Event()
+
+        def reader():
+            while not done.is_set():
+                began = time.monotonic()
+                request(server.base + f"/opportunity/{one}/", headers=HEADERS, timeout=120)
+                slowest[0] = max(slowest[0], time.monotonic() - began)
+                time.sleep(0.01)
+
+        thread = threading.Thread(target=reader)
+        thread.start()
+        began = time.monotonic()
+        status, body = request(server.base.rsplit("/api", 1)[0] + "/__mock/reset?seed_data=100000", "POST", {},
+                               timeout=600)
+        took = time.monotonic() - began
+        done.set()
+        thread.join()
+        if status != 200:
+            raise RuntimeError(f"reset answered {status}: {body[:200]!r}")
+        return {"reset_s": took, "slowest_read_ms": slowest[0] * 1000}
+    finally:
+        server.stop()
+
+
+def fixtures_seconds(count: int = SIZES[-1]) -> float:
+    began = time.monotonic()
+    subprocess.run([sys.executable, "-m", "mock_server", "fixtures", "close", "all", "--count", str(count),
+                    "--format", "jsonl", "--out", "/dev/null"], check=True, cwd=ROOT)
+    return time.monotonic() - began
+
+
+def render(rows: list[dict], memory: dict, reset: dict, fixtures_s: float) -> list[str]:
+    names = ("GET /opportunity/{id}/", "filtered list page", "valid create")
+    out = ["## Cost against stored data", "",
+           "One process (bjoern) per store and size, `--seed-data N`; wrk as above, one run each. The filtered",
+           "list is `status_id` + `lead_id` + a `date_created` range + `_order_by=-date_created`, 20 a page.",
+           "Ratio = req/s at 100,000 ÷ req/s at 1,000 (1.0 = flat; the target is at least 0.67, i.e. within 1.5×).",
+           "", "| store | stored | start-up s | " + " | ".join(f"{n} req/s (p99 ms)" for n in names) + " |",
+           "|---|---:|---:|" + "---:|" * len(names)]
+    for row in rows:
+        cells = [f"{row[n]['rps']:.0f} ({row[n]['p99']:.1f})" for n in names]
+        out.append(f"| {row['store']} | {row['size']:,} | {row['startup']:.1f} | " + " | ".join(cells) + " |")
+    out += ["", "| store | " + " | ".join(f"{n}: 100k ÷ 1k" for n in names) + " |", "|---|" + "---:|" * len(names)]
+    for store in dict.fromkeys(r["store"] for r in rows):
+        small = next(r for r in rows if r["store"] == store and r["size"] == SIZES[0])
+        large = next((r for r in rows if r["store"] == store and r["size"] == SIZES[-1]), None)
+        if large:
+            out.append(f"| {store} | " + " | ".join(f"{large[n]['rps'] / small[n]['rps']:.2f}" for n in names) + " |")
+    out += ["", "| what | result |", "|---|---:|",
+            f"| RSS with 0 / 100,000 opportunities (memory store) | {memory['rss0']:.0f} / {memory['rss100k']:.0f} MB |",
+            f"| memory per stored opportunity (with its activities, leads, contacts) | {memory['per_opp_bytes']:,.0f} B |",
+            f"| `crm-mock fixtures close all --count 100000` | {fixtures_s:.1f} s |",
+            f"| `POST /__mock/reset?seed_data=100000` (memory, default server) | {reset['reset_s']:.1f} s |",
+            f"| slowest GET by id answered during that reset | {reset['slowest_read_ms']:.0f} ms |", ""]
+    return out
+
+
+def growth_section(seconds: int, connections: int) -> list[str]:
+    with postgres_cluster() as pg:
+        stores = {"memory": "memory", "sqlite": "sqlite:", **({"postgresql": pg} if pg else {})}
+        rows = curve(stores, seconds, connections)
+    return render(rows, memory_per_opportunity(), reset_under_load(), fixtures_seconds())
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(description=__doc__)
+    parser.add_argument("--seconds", type=int, default=4)
+    parser.add_argument("--connections", type=int, default=16)
+    parser.add_argument("--out", default=str(Path(__file__).parent / "GROWTH.md"))
+    args = parser.parse_args()
+    text = "\n".join(growth_section(args.seconds, args.connections))
+    Path(args.out).write_text(text)
+    print(text)
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
