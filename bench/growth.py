@@ -11,6 +11,7 @@ import tempfile
 import threading
 import time
 import urllib.parse
+import urllib.request
 from pathlib import Path
 
 from run import CLOSE_AUTH, ROOT, SEED_BODY, Scenario, Server, free_port, postgres_cluster, request, wrk
@@ -127,6 +128,30 @@ def reset_under_load(store: str = "memory") -> dict:
         server.stop()
 
 
+def restore_times(store: str, size: int = 10_000) -> dict:
+    """A test suite's loop: save the world once, then return to it before each test. The mean of
+    5 resets to a named snapshot, and of 5 restores of the snapshot file, with `size` opportunities."""
+    server = serve(store, size)
+    root = server.base.rsplit("/api", 1)[0] + "/__mock"
+    try:
+        request(root + "/snapshots/bench", "PUT", timeout=120)
+        status, document = request(root + "/snapshot", timeout=120)
+        timings: dict[str, list[float]] = {"to": [], "file": []}
+        for _ in range(5):
+            request(server.base + "/opportunity/", "POST", SEED_BODY, HEADERS)
+            began = time.monotonic()
+            request(root + "/reset?to=bench", "POST", timeout=120)
+            timings["to"].append(time.monotonic() - began)
+            began = time.monotonic()
+            req = urllib.request.Request(root + "/restore", data=document, method="POST",
+                                         headers={"Content-Type": "application/json"})
+            urllib.request.urlopen(req, timeout=120).read()
+            timings["file"].append(time.monotonic() - began)
+        return {"mb": len(document) / 1e6, **{k: sum(v) / len(v) * 1000 for k, v in timings.items()}}
+    finally:
+        server.stop()
+
+
 def fixtures_seconds(count: int = SIZES[-1]) -> float:
     began = time.monotonic()
     subprocess.run([sys.executable, "-m", "mock_server", "fixtures", "close", "all", "--count", str(count),
@@ -134,7 +159,7 @@ def fixtures_seconds(count: int = SIZES[-1]) -> float:
     return time.monotonic() - began
 
 
-def render(rows: list[dict], memory: dict, reset: dict, fixtures_s: float) -> list[str]:
+def render(rows: list[dict], memory: dict, reset: dict, fixtures_s: float, restores: dict) -> list[str]:
     names = ("GET /opportunity/{id}/", "filtered list page", "valid create")
     out = ["## Cost against stored data", "",
            "One process (bjoern) per store and size, `--seed-data N`; wrk as above, one run each. The filtered",
@@ -156,7 +181,12 @@ def render(rows: list[dict], memory: dict, reset: dict, fixtures_s: float) -> li
             f"| memory per stored opportunity (with its activities, leads, contacts) | {memory['per_opp_bytes']:,.0f} B |",
             f"| `crm-mock fixtures close all --count 100000` | {fixtures_s:.1f} s |",
             f"| `POST /__mock/reset?seed_data=100000` (memory, default server) | {reset['reset_s']:.1f} s |",
-            f"| slowest GET by id answered during that reset | {reset['slowest_read_ms']:.0f} ms |", ""]
+            f"| slowest GET by id answered during that reset | {reset['slowest_read_ms']:.0f} ms |"]
+    for store, timing in restores.items():
+        out += [f"| {store}, 10,000 opportunities: `POST /__mock/reset?to=NAME` (a named snapshot) | {timing['to']:.0f} ms |",
+                f"| {store}, 10,000 opportunities: `POST /__mock/restore` ({timing['mb']:.0f} MB file) | "
+                f"{timing['file']:.0f} ms |"]
+    out.append("")
     return out
 
 
@@ -164,7 +194,9 @@ def growth_section(seconds: int, connections: int) -> list[str]:
     with postgres_cluster() as pg:
         stores = {"memory": "memory", "sqlite": "sqlite:", **({"postgresql": pg} if pg else {})}
         rows = curve(stores, seconds, connections)
-    return render(rows, memory_per_opportunity(), reset_under_load(), fixtures_seconds())
+        restores = {"memory": restore_times("memory"),
+                    "sqlite": restore_times(f"sqlite:{tempfile.mkdtemp(prefix='crm-mock-restore-')}/store.db")}
+    return render(rows, memory_per_opportunity(), reset_under_load(), fixtures_seconds(), restores)
 
 
 def main() -> int:

@@ -115,11 +115,32 @@ class Client:
         self._call("DELETE", f"/namespaces/{name}")
 
     # -- the world ---------------------------------------------------------------------------------------
-    def reset(self, seed_data: int | None = None) -> dict[str, Any]:
+    def reset(self, seed_data: int | None = None, to: str | None = None) -> dict[str, Any]:
         """Back to the seeded world (`seed_data`: that many opportunities per vendor instead of the
-        server's `--seed-data`); also removes every override and clears the journal."""
-        params = None if seed_data is None else {"seed_data": seed_data}
-        return self._call("POST", "/reset", params=params).json()
+        server's `--seed-data`), or to the named snapshot `to`; also removes every override
+        (a snapshot's own come back with it) and clears the journal."""
+        params = _without_none({"seed_data": seed_data, "to": to})
+        return self._call("POST", "/reset", params=params or None).json()
+
+    def snapshot(self) -> bytes:
+        """The whole world (records, counters, clocks) as a file `restore` takes back."""
+        return self._call("GET", "/snapshot", timeout=max(self.timeout, 300)).content
+
+    def restore(self, snapshot: bytes) -> dict[str, Any]:
+        """Put a `snapshot()` back, atomically."""
+        return self._call("POST", "/restore", data=snapshot, headers={"Content-Type": "application/json"},
+                          timeout=max(self.timeout, 300)).json()
+
+    def save_snapshot(self, name: str) -> dict[str, Any]:
+        """Keep the world as it is now in the server's store as `name`; `reset(to=name)` returns to it
+        (from any worker or host sharing the store), in milliseconds."""
+        return self._call("PUT", f"/snapshots/{name}").json()
+
+    def snapshots(self) -> list[dict[str, Any]]:
+        return self._call("GET", "/snapshots").json()["snapshots"]
+
+    def delete_snapshot(self, name: str) -> None:
+        self._call("DELETE", f"/snapshots/{name}")
 
     @overload
     def records(self, collection: None = None) -> dict[str, int]: ...
@@ -202,8 +223,9 @@ class Client:
         headers = {ADMIN_HEADER: self.admin_key} if self.admin_key else {}
         if self.namespace:
             headers[NAMESPACE_HEADER] = self.namespace
-        response = requests.request(method, f"{self.base_url}/__mock{path}", headers=headers, timeout=self.timeout,
-                                    **kwargs)
+        headers.update(kwargs.pop("headers", {}))
+        kwargs.setdefault("timeout", self.timeout)
+        response = requests.request(method, f"{self.base_url}/__mock{path}", headers=headers, **kwargs)
         if response.status_code >= 400 and response.status_code not in allowed:
             try:
                 message = response.json()["error"]

@@ -83,7 +83,9 @@ def admin(key: str) -> dict:
 
 
 @pytest.mark.parametrize("path, method", [("/__mock/requests", "GET"), ("/__mock/records", "GET"),
-                                          ("/__mock/records/close.opportunities", "GET"), ("/__mock/reset", "POST")])
+                                          ("/__mock/records/close.opportunities", "GET"), ("/__mock/reset", "POST"),
+                                          ("/__mock/snapshot", "GET"), ("/__mock/snapshots", "GET"),
+                                          ("/__mock/snapshots/s1", "PUT")])
 def test_with_keys_the_control_api_needs_the_admin_key(path, method):
     client = create_app("close", keys=KEYS, admin_key="adm1n").test_client()
     assert client.open(path, method=method).status_code == 401

@@ -63,7 +63,13 @@ def main():
                    "before it is dropped; 0: never. At least 60.")
 def serve(host, port, vendor, store, workers, server_kind, keys, seed, seed_data, strict, rate_limit,
           admin_key, reproducible_tokens, scenario, latency, error_rate, journal_size, namespace_ttl):
-    """Start the mock server."""
+    """Start the mock server.
+
+    \b
+    Control endpoints under /__mock/ (README: "Control endpoints"):
+      health, reset (?seed_data=N, ?to=SNAPSHOT), requests, records, overrides, verify,
+      namespaces, snapshot (the world as a file), restore (put one back),
+      snapshots/NAME (PUT saves the world by name, DELETE removes it)."""
     from mock_server.rates import parse_rate
     from mock_server.serve.namespaces import MIN_TTL
     from mock_server.serve.server import bjoern_available, port_is_free, run

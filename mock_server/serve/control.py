@@ -2,11 +2,14 @@
 from __future__ import annotations
 
 import hmac
+import time
 from pathlib import Path
 
 from flask import Blueprint, Response, current_app, g, jsonify, request
 
 from mock_server.redaction import Redactor
+from mock_server.serve.snapshots import NAME as SNAPSHOT_NAME
+from mock_server.serve.snapshots import BadSnapshot, from_document, to_document
 from mock_server.serve.state import MockState, state_of
 from mock_server.steering.matching import BadMatch, parse_match
 from mock_server.steering.verify import select, verify
@@ -16,6 +19,7 @@ control_blueprint = Blueprint("crm_mock_control", __name__, url_prefix="/__mock"
 # A world is built outside every lock and loaded in bulk (serve/namespaces.py): 100,000
 # opportunities take seconds (bench/growth.py); the bound keeps one request from asking for hours.
 MAX_SEED_DATA = 100_000
+MAX_WORLD_BYTES = 512 * 1024 * 1024  # a snapshot file restored at once (100,000 opportunities: ~250 MB)
 ADMIN_HEADER = "X-Crm-Mock-Admin-Key"
 
 
@@ -83,12 +87,64 @@ def health():
 def reset():
     """Empty the store and return to the seeded world (`--seed`, `--seed-data`);
     `?seed_data=N` seeds N opportunities instead (0: only the base world — statuses, users, board)."""
-    count = request.args.get("seed_data")
+    count, to = request.args.get("seed_data"), request.args.get("to")
+    if count is not None and to is not None:
+        return jsonify(error="reset takes ?seed_data=N (a new seeded world) or ?to=NAME (a snapshot), not both"), 400
     if count is not None and (not count.isdigit() or int(count) > MAX_SEED_DATA):
         return jsonify(error=f"seed_data must be a whole number from 0 to {MAX_SEED_DATA}"), 400
     state = _state()
+    if to is not None:
+        if not SNAPSHOT_NAME.fullmatch(to):
+            return jsonify(error=f"to: {to[:80]!r} is not a snapshot name"), 400
+        if not state.reset_to(to):
+            return jsonify(error=f"no snapshot {to!r} in namespace {CURRENT.get()!r}; "
+                                 f"PUT /__mock/snapshots/{to} saves the world as it is"), 404
+        return jsonify(status="reset", to=to, records=state.store.collections())
     state.reset(None if count is None else int(count))
     return jsonify(status="reset", records=state.store.collections())
+
+
+@control_blueprint.get("/snapshot")
+def snapshot():
+    """The current namespace's whole world as one JSON file (POST it to /__mock/restore)."""
+    namespace = CURRENT.get()
+    body = to_document(_state().store.dump(""), namespace)
+    return Response(body, mimetype="application/json",
+                    headers={"Content-Disposition": f'attachment; filename="crm-mock-{namespace}.json"'})
+
+
+@control_blueprint.post("/restore")
+def restore():
+    """Put a snapshot file back, atomically: every record and counter, or nothing (a 400 naming
+    what is wrong, and the world as it was)."""
+    request.max_content_length = MAX_WORLD_BYTES  # a world is larger than any vendor request
+    try:
+        world = from_document(request.get_data(), CURRENT.get())
+    except BadSnapshot as error:
+        return jsonify(error=f"snapshot: {error}"), 400
+    state = _state()
+    state.restore(world)
+    return jsonify(status="restored", records=state.store.collections())
+
+
+@control_blueprint.get("/snapshots")
+def snapshots():
+    return jsonify(snapshots=_state().namespaces.snapshots.listed(CURRENT.get()))
+
+
+@control_blueprint.put("/snapshots/<name>")
+def save_snapshot(name: str):
+    """The current namespace's world as it is now, kept in the store as `name` (reset ?to=NAME)."""
+    if not SNAPSHOT_NAME.fullmatch(name):
+        return jsonify(error=f"{name[:80]!r} is not a snapshot name: 1 to 64 letters, digits, '.', '_' or '-'"), 400
+    return jsonify(_state().namespaces.snapshots.save(CURRENT.get(), name, time.time()))
+
+
+@control_blueprint.delete("/snapshots/<name>")
+def delete_snapshot(name: str):
+    if not _state().namespaces.snapshots.delete(CURRENT.get(), name):
+        return jsonify(error=f"no snapshot {name[:80]!r} in namespace {CURRENT.get()!r}"), 404
+    return jsonify(deleted=name)
 
 
 @control_blueprint.get("/namespaces")

@@ -11,6 +11,7 @@ from __future__ import annotations
 import time
 from collections.abc import Callable
 
+from mock_server.serve.snapshots import NamedSnapshots, stored_prefix
 from mock_server.store import Store
 from mock_server.store.base import SeededWorld
 from mock_server.store.namespaced import DEFAULT, inside
@@ -28,6 +29,7 @@ class Namespaces:
         self.build = build  # the current namespace's seeded world (count: --seed-data if None)
         self.loaded = loaded  # called after a world is loaded (caches of the old one go)
         self.ttl = ttl  # None: never dropped
+        self.snapshots = NamedSnapshots(raw)
         self.clock = clock
         self._seen: dict[str, float] = {}  # name → when this process last wrote its last_used
         self._swept = clock()
@@ -55,12 +57,26 @@ class Namespaces:
     def reset(self, name: str, count: int | None) -> None:
         """Back to the seeded world, in one transaction: other workers see the old world or the new one,
         never a half-seeded mix, and a write racing the reset cannot mint an ID the reseeding mints again."""
-        now = self.clock()
         world = self._world(name, count)  # built before the lock: requests go on meanwhile
+        self._replace(name, lambda: self.raw.load(world))
+
+    def restore(self, name: str, world: SeededWorld) -> None:
+        """The namespace's world replaced by `world` (a snapshot file's), the same way as a reset."""
+        self._replace(name, lambda: self.raw.load(world))
+
+    def reset_to(self, name: str, snapshot: str) -> bool:
+        """Back to the named snapshot `snapshot` of the namespace; False if there is none."""
+        if not self.snapshots.exists(name, snapshot):
+            return False
+        self._replace(name, lambda: self.raw.copy(stored_prefix(name, snapshot), name + "/"))
+        return True
+
+    def _replace(self, name: str, fill: Callable[[], None]) -> None:
+        now = self.clock()
         self.raw.settle_logs()  # journal entries still on their way land before the drop, not after it
         with self.raw.transaction():
             self.raw.drop(name + "/")
-            self.raw.load(world)
+            fill()
             row = self.raw.get(REGISTRY, name)
             record = {"name": name, "created": row["created"] if row else now, "last_used": now}
             (self.raw.replace if row else self.raw.insert)(REGISTRY, name, record)
@@ -84,6 +100,7 @@ class Namespaces:
         with self.raw.transaction():
             known = self.raw.delete(REGISTRY, name)
             self.raw.drop(name + "/")
+            self.snapshots.delete_all(name)
         self._seen.pop(name, None)
         return known
 
@@ -115,6 +132,7 @@ class Namespaces:
                 if row is not None and now - row["last_used"] > self.ttl:
                     self.raw.delete(REGISTRY, name)
                     self.raw.drop(name + "/")
+                    self.snapshots.delete_all(name)
                     self._seen.pop(name, None)
                     dropped.append(name)
         return dropped

@@ -11,6 +11,7 @@ from mock_server.serve.namespaces import Namespaces
 from mock_server.settings import Settings
 from mock_server.steering.overrides import OverrideBook
 from mock_server.store import Store
+from mock_server.store.base import SeededWorld
 from mock_server.store.namespaced import CURRENT
 from mock_server.vendors import Vendor
 
@@ -38,6 +39,19 @@ class MockState:
         self.namespaces.reset(namespace or CURRENT.get(), count)
         for pipeline in self.pipelines:
             pipeline.reset()  # stages that keep state of their own
+
+    def restore(self, world: SeededWorld) -> None:
+        """The current namespace's world replaced by a snapshot file's (serve/snapshots.py)."""
+        self.namespaces.restore(CURRENT.get(), world)
+        for pipeline in self.pipelines:
+            pipeline.reset()
+
+    def reset_to(self, snapshot: str) -> bool:
+        """The current namespace back to its named snapshot; False if it has none of that name."""
+        found = self.namespaces.reset_to(CURRENT.get(), snapshot)
+        for pipeline in self.pipelines:
+            pipeline.reset()
+        return found
 
     @property
     def operations(self) -> dict[str, set[str]]:

@@ -21,6 +21,15 @@ def prefix_end(prefix: str) -> str:
     return prefix[:-1] + chr(ord(prefix[-1]) + 1)
 
 
+def sql_key(key) -> str:
+    """Integer and string ids share one TEXT column in the SQL stores; the type prefix keeps 1 and "1" apart."""
+    return f"i:{key}" if isinstance(key, int) else f"s:{key}"
+
+
+def from_sql_key(text: str):
+    return int(text[2:]) if text.startswith("i:") else text[2:]
+
+
 class StoreUnavailable(Exception):
     """The store cannot be reached (a database restarting): the request gets the vendor's 503."""
 
@@ -152,6 +161,18 @@ class Store(abc.ABC):
                 self.insert(collection, key, record)
         for name, value in world.counters.items():
             self._advance_clock(value, name)  # after the drop: sets the counter to `value`
+
+    @abc.abstractmethod
+    def dump(self, prefix: str) -> SeededWorld:
+        """Every record (in insertion order) and every counter whose name starts with `prefix`:
+        a namespace's world, for a snapshot. Logs and rate windows are not part of a world."""
+
+    def copy(self, source: str, target: str) -> None:
+        """Write what names under `source` hold again under `target` (a named snapshot, and back);
+        inside `transaction()`, after a `drop(target)`."""
+        world = self.dump(source)
+        self.load(SeededWorld({target + name[len(source):]: rows for name, rows in world.collections.items()},
+                              {target + name[len(source):]: value for name, value in world.counters.items()}))
 
     def analyze(self) -> None:
         """Refresh the query planner's statistics after a bulk write (a seeded world), so it picks

@@ -116,10 +116,11 @@ class MemoryStore(Store):
     def _records_generation(self):
         return self._generation
 
-    def dump(self) -> SeededWorld:
-        """Everything this (scratch) store holds, for another store's `load`."""
+    def dump(self, prefix: str = "") -> SeededWorld:
+        # Copies of the dicts, not of the records: stored records are never changed in place.
         with self._lock:
-            return SeededWorld({name: dict(rows) for name, rows in self._data.items()}, dict(self._counters))
+            return SeededWorld({name: dict(rows) for name, rows in self._data.items() if name.startswith(prefix)},
+                               {name: value for name, value in self._counters.items() if name.startswith(prefix)})
 
     def load(self, world):
         # The world's dicts become the store's (its records are never changed in place): a reset

@@ -97,6 +97,9 @@ class NamespacedStore(Store):
     def analyze(self):
         self.inner.analyze()
 
+    def dump(self, prefix):
+        return self.inner.dump(CURRENT.get() + "/" + prefix)
+
     def collections(self):
         prefix = CURRENT.get() + "/"
         return {name[len(prefix):]: count for name, count in self.inner.collections().items()

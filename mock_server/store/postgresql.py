@@ -15,7 +15,16 @@ import time
 from contextlib import contextmanager
 
 from mock_server import jsonio
-from mock_server.store.base import CLOCK, Query, SqlStore, StoreUnavailable, prefix_end
+from mock_server.store.base import (
+    CLOCK,
+    Query,
+    SeededWorld,
+    SqlStore,
+    StoreUnavailable,
+    from_sql_key,
+    prefix_end,
+    sql_key,
+)
 
 # 2: names carry their namespace ("default/close.opportunities"); the journal and rate-limit windows.
 SCHEMA_VERSION = 2
@@ -54,9 +63,6 @@ def _unavailable_as_503():
     except (psycopg.OperationalError, PoolTimeout) as error:
         raise StoreUnavailable(f"PostgreSQL is unavailable: {type(error).__name__}") from error
 
-
-def _key(key) -> str:
-    return f"i:{key}" if isinstance(key, int) else f"s:{key}"
 
 
 class PostgresStore(SqlStore):
@@ -160,23 +166,23 @@ class PostgresStore(SqlStore):
     def insert(self, collection, key, record):
         with self._connection() as db:
             db.execute("INSERT INTO crm_mock_records (collection, key, data) VALUES (%s, %s, %s::jsonb)",
-                       (collection, _key(key), jsonio.dumps(record).decode()))
+                       (collection, sql_key(key), jsonio.dumps(record).decode()))
 
     def get(self, collection, key):
         with self._connection() as db:
             row = db.execute("SELECT data::text FROM crm_mock_records WHERE collection = %s AND key = %s",
-                             (collection, _key(key))).fetchone()
+                             (collection, sql_key(key))).fetchone()
         return None if row is None else jsonio.loads(row[0])
 
     def replace(self, collection, key, record):
         with self._connection() as db:
             db.execute("UPDATE crm_mock_records SET data = %s::jsonb WHERE collection = %s AND key = %s",
-                       (jsonio.dumps(record).decode(), collection, _key(key)))
+                       (jsonio.dumps(record).decode(), collection, sql_key(key)))
 
     def delete(self, collection, key):
         with self._connection() as db:
             cursor = db.execute("DELETE FROM crm_mock_records WHERE collection = %s AND key = %s",
-                                (collection, _key(key)))
+                                (collection, sql_key(key)))
             return cursor.rowcount > 0
 
     @staticmethod
@@ -241,10 +247,32 @@ class PostgresStore(SqlStore):
             with db.cursor().copy("COPY crm_mock_records (collection, key, data) FROM STDIN") as copy:
                 for collection, rows in world.collections.items():
                     for key, record in rows.items():
-                        copy.write_row((collection, _key(key), jsonio.dumps(record).decode()))
+                        copy.write_row((collection, sql_key(key), jsonio.dumps(record).decode()))
             db.cursor().executemany(
                 "INSERT INTO crm_mock_counters (name, value) VALUES (%s, %s) "
                 "ON CONFLICT (name) DO UPDATE SET value = EXCLUDED.value", list(world.counters.items()))
+
+    def dump(self, prefix):
+        end = prefix_end(prefix)
+        collections: dict[str, dict] = {}
+        with self._connection() as db:
+            for name, key, text in db.execute("SELECT collection, key, data::text FROM crm_mock_records "
+                                              "WHERE collection >= %s AND collection < %s ORDER BY seq", (prefix, end)):
+                collections.setdefault(name, {})[from_sql_key(key)] = jsonio.loads(text)
+            counters = dict(db.execute("SELECT name, value FROM crm_mock_counters WHERE name >= %s AND name < %s",
+                                       (prefix, end)).fetchall())
+        return SeededWorld(collections, counters)
+
+    def copy(self, source, target):
+        # In SQL: the rows never leave the database.
+        cut, end = len(source) + 1, prefix_end(source)
+        with self._write() as db:
+            db.execute("INSERT INTO crm_mock_records (collection, key, data) SELECT %s || substr(collection, %s), "
+                       "key, data FROM crm_mock_records WHERE collection >= %s AND collection < %s ORDER BY seq",
+                       (target, cut, source, end))
+            db.execute("INSERT INTO crm_mock_counters (name, value) SELECT %s || substr(name, %s), value "
+                       "FROM crm_mock_counters WHERE name >= %s AND name < %s "
+                       "ON CONFLICT (name) DO UPDATE SET value = EXCLUDED.value", (target, cut, source, end))
 
     def next_value(self, counter):
         with self._connection() as db:

@@ -14,7 +14,7 @@ import types
 from contextlib import contextmanager
 
 from mock_server import jsonio
-from mock_server.store.base import CLOCK, Query, SqlStore, prefix_end
+from mock_server.store.base import CLOCK, Query, SeededWorld, SqlStore, from_sql_key, prefix_end, sql_key
 
 SCHEMA = """
 CREATE TABLE IF NOT EXISTS records (
@@ -47,10 +47,6 @@ def _connection_scope():
     # Sharing is safe there: one OS thread, and nothing inside a transaction yields to another greenlet.
     return types.SimpleNamespace() if monkey.is_module_patched("threading") else threading.local()
 
-
-def _key(key) -> str:
-    # Integer and string ids share one TEXT column; the type prefix keeps 1 and "1" apart.
-    return f"i:{key}" if isinstance(key, int) else f"s:{key}"
 
 
 def _json_path(name: str) -> str:
@@ -126,13 +122,13 @@ class SqliteStore(SqlStore):
         with self._write() as db:
             db.execute(
                 "INSERT INTO records (collection, key, data) VALUES (?, ?, ?)",
-                (collection, _key(key), jsonio.dumps(record).decode()),
+                (collection, sql_key(key), jsonio.dumps(record).decode()),
             )
             db.execute(BUMP_RECORDS)
 
     def get(self, collection, key):
         row = self._db.execute(
-            "SELECT data FROM records WHERE collection = ? AND key = ?", (collection, _key(key))
+            "SELECT data FROM records WHERE collection = ? AND key = ?", (collection, sql_key(key))
         ).fetchone()
         return jsonio.loads(row[0]) if row else None
 
@@ -140,13 +136,13 @@ class SqliteStore(SqlStore):
         with self._write() as db:
             db.execute(
                 "UPDATE records SET data = ? WHERE collection = ? AND key = ?",
-                (jsonio.dumps(record).decode(), collection, _key(key)),
+                (jsonio.dumps(record).decode(), collection, sql_key(key)),
             )
             db.execute(BUMP_RECORDS)
 
     def delete(self, collection, key):
         with self._write() as db:
-            cursor = db.execute("DELETE FROM records WHERE collection = ? AND key = ?", (collection, _key(key)))
+            cursor = db.execute("DELETE FROM records WHERE collection = ? AND key = ?", (collection, sql_key(key)))
             db.execute(BUMP_RECORDS)
             return cursor.rowcount > 0
 
@@ -226,9 +222,29 @@ class SqliteStore(SqlStore):
         with self._write() as db:
             for collection, rows in world.collections.items():
                 db.executemany("INSERT INTO records (collection, key, data) VALUES (?, ?, ?)",
-                               [(collection, _key(k), jsonio.dumps(r).decode()) for k, r in rows.items()])
+                               [(collection, sql_key(k), jsonio.dumps(r).decode()) for k, r in rows.items()])
             db.executemany("INSERT INTO counters (name, value) VALUES (?, ?) "
                            "ON CONFLICT(name) DO UPDATE SET value = excluded.value", list(world.counters.items()))
+            db.execute(BUMP_RECORDS)
+
+    def dump(self, prefix):
+        end, db = prefix_end(prefix), self._db
+        collections: dict[str, dict] = {}
+        for name, key, text in db.execute("SELECT collection, key, data FROM records WHERE collection >= ? "
+                                          "AND collection < ? ORDER BY seq", (prefix, end)):
+            collections.setdefault(name, {})[from_sql_key(key)] = jsonio.loads(text)
+        counters = dict(db.execute("SELECT name, value FROM counters WHERE name >= ? AND name < ?", (prefix, end)))
+        return SeededWorld(collections, counters)
+
+    def copy(self, source, target):
+        # In SQL: the rows never leave the database (a 10,000-opportunity snapshot restores in one statement).
+        cut, end = len(source) + 1, prefix_end(source)
+        with self._write() as db:
+            db.execute("INSERT INTO records (collection, key, data) SELECT ? || substr(collection, ?), key, data "
+                       "FROM records WHERE collection >= ? AND collection < ? ORDER BY seq", (target, cut, source, end))
+            db.execute("INSERT INTO counters (name, value) SELECT ? || substr(name, ?), value FROM counters "
+                       "WHERE name >= ? AND name < ? ON CONFLICT(name) DO UPDATE SET value = excluded.value",
+                       (target, cut, source, end))
             db.execute(BUMP_RECORDS)
 
     def next_value(self, counter):

@@ -1,0 +1,122 @@
+"""Snapshots: a namespace's whole world — every collection, and the counters and clocks that let it
+continue exactly — as one JSON file, and named copies of it kept in the store.
+
+A file is what `GET /__mock/snapshot` returns and `POST /__mock/restore` takes back; the same world
+gives the same bytes (collections and counters sorted by name, records in the order they were
+stored). A named snapshot (`PUT /__mock/snapshots/NAME`, `POST /__mock/reset?to=NAME`) is the world
+copied under a reserved prefix of the same store, so every worker and host sharing the store can
+return to it, and on SQLite and PostgreSQL the copy never leaves the database. The request journal
+and rate-limit windows are traffic, not world: neither is saved nor restored.
+"""
+from __future__ import annotations
+
+import re
+
+from mock_server import jsonio
+from mock_server.store import Store
+from mock_server.store.base import SeededWorld
+
+FORMAT = 1
+SNAPSHOTS = "__mock.snapshots"  # raw collection: one row per named snapshot, "NAMESPACE:NAME" → its facts
+NAME = re.compile(r"[A-Za-z0-9][A-Za-z0-9._-]{0,63}")
+COLLECTION_NAME = re.compile(r"[A-Za-z0-9_][A-Za-z0-9_.:-]{0,127}")
+
+
+class BadSnapshot(ValueError):
+    """A restore body that is not a snapshot file; the message says where it is wrong."""
+
+
+def stored_prefix(namespace: str, name: str) -> str:
+    # Namespace names cannot start with "_", so no namespace's prefix can be this one's.
+    return f"__snapshot:{namespace}:{name}/"
+
+
+def to_document(world: SeededWorld, namespace: str) -> bytes:
+    """The file for `world` (names under `namespace/`), without the namespace: it restores anywhere."""
+    cut = len(namespace) + 1
+    return jsonio.dumps({
+        "crm_mock": "snapshot", "format": FORMAT,
+        "collections": {name[cut:]: [[key, record] for key, record in rows.items()]
+                        for name, rows in sorted(world.collections.items())},
+        "counters": {name[cut:]: value for name, value in sorted(world.counters.items())},
+    })
+
+
+def from_document(raw: bytes, namespace: str) -> SeededWorld:
+    """The world in a snapshot file, under `namespace/`; BadSnapshot names the first thing wrong."""
+    try:
+        document = jsonio.loads(raw)
+    except ValueError as error:
+        raise BadSnapshot(f"not JSON: {error}") from None
+    if not isinstance(document, dict) or document.get("crm_mock") != "snapshot":
+        raise BadSnapshot('not a crm-mock snapshot: the top level needs "crm_mock": "snapshot" '
+                          "(GET /__mock/snapshot makes one)")
+    if document.get("format") != FORMAT:
+        raise BadSnapshot(f"format {document.get('format')!r}: this crm-mock reads format {FORMAT}")
+    unknown = sorted(set(document) - {"crm_mock", "format", "collections", "counters"})
+    if unknown:
+        raise BadSnapshot(f"{unknown[0]}: unknown top-level field")
+    collections, counters = document.get("collections"), document.get("counters")
+    if not isinstance(collections, dict) or not isinstance(counters, dict):
+        raise BadSnapshot('"collections" and "counters" must both be objects')
+    world = SeededWorld({}, {})
+    for name, rows in collections.items():
+        _check_name(name, "collections")
+        if not isinstance(rows, list):
+            raise BadSnapshot(f"collections.{name}: a list of [key, record] pairs")
+        records: dict = {}
+        for index, row in enumerate(rows):
+            where = f"collections.{name}[{index}]"
+            if not (isinstance(row, list) and len(row) == 2 and isinstance(row[1], dict)
+                    and isinstance(row[0], str | int) and not isinstance(row[0], bool)):
+                raise BadSnapshot(f"{where}: a [key, record] pair (key a string or an integer, record an object)")
+            if row[0] in records:
+                raise BadSnapshot(f"{where}: key {row[0]!r} appears twice")
+            records[row[0]] = row[1]
+        world.collections[f"{namespace}/{name}"] = records
+    for name, value in counters.items():
+        _check_name(name, "counters")
+        if not isinstance(value, int) or isinstance(value, bool) or value < 0:
+            raise BadSnapshot(f"counters.{name}: a whole number, 0 or more")
+        world.counters[f"{namespace}/{name}"] = value
+    return world
+
+
+def _check_name(name: str, where: str) -> None:
+    if not COLLECTION_NAME.fullmatch(name):
+        raise BadSnapshot(f"{where}: {name[:80]!r} is not a collection or counter name")
+
+
+class NamedSnapshots:
+    """The named snapshots of every namespace, kept in the (raw) store."""
+
+    def __init__(self, raw: Store) -> None:
+        self.raw = raw
+
+    def save(self, namespace: str, name: str, now: float) -> dict:
+        """The namespace's world as it is now, under `name` (replacing one of that name)."""
+        prefix = stored_prefix(namespace, name)
+        with self.raw.transaction():
+            self.raw.drop(prefix)
+            self.raw.copy(namespace + "/", prefix)
+            facts = {"namespace": namespace, "name": name, "created": now,
+                     "records": sum(n for c, n in self.raw.collections().items() if c.startswith(prefix))}
+            key = f"{namespace}:{name}"
+            (self.raw.replace if self.raw.get(SNAPSHOTS, key) else self.raw.insert)(SNAPSHOTS, key, facts)
+        return facts
+
+    def exists(self, namespace: str, name: str) -> bool:
+        return self.raw.get(SNAPSHOTS, f"{namespace}:{name}") is not None
+
+    def listed(self, namespace: str) -> list[dict]:
+        return sorted((r for r in self.raw.all(SNAPSHOTS) if r["namespace"] == namespace), key=lambda r: r["name"])
+
+    def delete(self, namespace: str, name: str) -> bool:
+        with self.raw.transaction():
+            self.raw.drop(stored_prefix(namespace, name))
+            return self.raw.delete(SNAPSHOTS, f"{namespace}:{name}")
+
+    def delete_all(self, namespace: str) -> None:
+        """A namespace dropped takes its snapshots with it."""
+        for facts in self.listed(namespace):
+            self.delete(namespace, facts["name"])

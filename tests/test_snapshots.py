@@ -1,0 +1,141 @@
+"""Snapshots (issue 16): the whole world out as a file and back, byte for byte, and named snapshots a
+test suite returns to in milliseconds. Every test runs on memory, SQLite and PostgreSQL."""
+from __future__ import annotations
+
+import json
+
+import pytest
+
+from mock_server import Client
+from tests.conftest import CLOSE_AUTH, NEXUDUS_AUTH
+from tests.test_served_over_http import running
+
+CREATE = {"note": "snapshot me", "confidence": 50, "value": 1200, "value_period": "monthly"}
+
+
+@pytest.fixture
+def mock(make_client):
+    return make_client("all", seed_data=15)
+
+
+def snapshot(client, namespace: str | None = None) -> bytes:
+    response = client.get("/__mock/snapshot", query_string={"namespace": namespace} if namespace else None)
+    assert response.status_code == 200, response.get_json()
+    assert response.mimetype == "application/json"
+    return response.data
+
+
+def create(client, headers=None) -> dict:
+    response = client.post("/close/api/v1/opportunity/", json=CREATE, headers={**CLOSE_AUTH, **(headers or {})})
+    assert response.status_code == 200, response.get_json()
+    return response.get_json()
+
+
+def test_a_restored_snapshot_is_the_same_world_byte_for_byte_and_continues_exactly(mock):
+    made = create(mock)
+    first = snapshot(mock)
+    document = json.loads(first)
+    assert {"close.opportunities", "nexudus.crmopportunityhistories", "sprinthub.opportunities"} <= set(
+        document["collections"])
+    assert mock.post("/__mock/reset", query_string={"seed_data": 2}).status_code == 200
+    assert mock.get(f"/close/api/v1/opportunity/{made['id']}/", headers=CLOSE_AUTH).status_code == 404
+
+    restored = mock.post("/__mock/restore", data=first, content_type="application/json")
+    assert restored.status_code == 200, restored.get_json()
+    assert snapshot(mock) == first
+    assert mock.get(f"/close/api/v1/opportunity/{made['id']}/", headers=CLOSE_AUTH).get_json() == made
+    # The counters came back too: the next create mints the ID it would have minted before.
+    after_first = create(mock)["id"]
+    mock.post("/__mock/restore", data=first, content_type="application/json")
+    assert create(mock)["id"] == after_first != made["id"]
+
+
+def test_a_named_snapshot_is_what_a_reset_returns_to(mock):
+    create(mock)
+    saved = mock.put("/__mock/snapshots/after-setup")
+    assert saved.status_code == 200 and saved.get_json()["records"] > 0
+    at_save = snapshot(mock)
+    create(mock)
+    mock.post("/nexudus/api/crm/crmopportunityhistories", json={"NewCrmBoardColumnId": 301}, headers=NEXUDUS_AUTH)
+    assert snapshot(mock) != at_save
+
+    back = mock.post("/__mock/reset", query_string={"to": "after-setup"})
+    assert back.status_code == 200, back.get_json()
+    assert snapshot(mock) == at_save
+    assert [s["name"] for s in mock.get("/__mock/snapshots").get_json()["snapshots"]] == ["after-setup"]
+    # twice: a reset to a snapshot leaves the snapshot itself as it was
+    create(mock)
+    mock.post("/__mock/reset", query_string={"to": "after-setup"})
+    assert snapshot(mock) == at_save
+    assert mock.delete("/__mock/snapshots/after-setup").status_code == 200
+    missing = mock.post("/__mock/reset", query_string={"to": "after-setup"})
+    assert missing.status_code == 404 and "PUT /__mock/snapshots/after-setup" in missing.get_json()["error"]
+
+
+def test_snapshots_belong_to_their_namespace(mock):
+    create(mock, {"X-Crm-Mock-Namespace": "job-a"})
+    assert mock.put("/__mock/snapshots/mine", query_string={"namespace": "job-a"}).status_code == 200
+    assert mock.get("/__mock/snapshots", query_string={"namespace": "job-b"}).get_json()["snapshots"] == []
+    assert mock.post("/__mock/reset", query_string={"namespace": "job-b", "to": "mine"}).status_code == 404
+    # a file, though, restores into any namespace: job-b becomes a copy of job-a
+    restored = mock.post("/__mock/restore", query_string={"namespace": "job-b"},
+                         data=snapshot(mock, "job-a"), content_type="application/json")
+    assert restored.status_code == 200
+    assert snapshot(mock, "job-b") == snapshot(mock, "job-a") != snapshot(mock)
+    assert mock.delete("/__mock/namespaces/job-a").status_code == 200  # takes its snapshots with it
+    assert mock.get("/__mock/snapshots", query_string={"namespace": "job-a"}).get_json()["snapshots"] == []
+
+
+@pytest.mark.parametrize(("body", "named"), [
+    (b"{not json", "not JSON"),
+    (b'{"collections": {}, "counters": {}}', '"crm_mock": "snapshot"'),
+    (b'{"crm_mock": "snapshot", "format": 9, "collections": {}, "counters": {}}', "format 9"),
+    (b'{"crm_mock": "snapshot", "format": 1, "collections": [], "counters": {}}', "must both be objects"),
+    (b'{"crm_mock": "snapshot", "format": 1, "collections": {"a": [[1, {}], [1, {}]]}, "counters": {}}',
+     "collections.a[1]: key 1 appears twice"),
+    (b'{"crm_mock": "snapshot", "format": 1, "collections": {"a": [[true, {}]]}, "counters": {}}',
+     "collections.a[0]"),
+    (b'{"crm_mock": "snapshot", "format": 1, "collections": {"../x": []}, "counters": {}}', "'../x'"),
+    (b'{"crm_mock": "snapshot", "format": 1, "collections": {}, "counters": {"id:oppo": -1}}', "counters.id:oppo"),
+    (b'{"crm_mock": "snapshot", "format": 1, "collections": {}, "counters": {}, "extra": 1}', "extra"),
+])
+def test_a_bad_snapshot_is_refused_by_name_and_changes_nothing(mock, body, named):
+    before = snapshot(mock)
+    refused = mock.post("/__mock/restore", data=body, content_type="application/json")
+    assert refused.status_code == 400 and named in refused.get_json()["error"], refused.get_json()
+    assert snapshot(mock) == before
+
+
+def test_a_snapshot_file_too_large_to_be_one_is_refused_unread(mock):
+    refused = mock.post("/__mock/restore", data=b"{}", content_type="application/json",
+                        environ_overrides={"CONTENT_LENGTH": str(1024 ** 3)})
+    assert refused.status_code == 413 and "error" in refused.get_json()
+
+
+@pytest.mark.parametrize("bad", ["", "-x", "a/b", "x" * 65])
+def test_a_bad_snapshot_name_is_a_400(mock, bad):
+    response = mock.put(f"/__mock/snapshots/{bad}")
+    assert response.status_code in (400, 404, 405)  # an empty or slashed name matches no route at all
+    assert mock.post("/__mock/reset", query_string={"to": bad or " "}).status_code == 400
+
+
+def test_a_served_mock_snapshots_and_resets_to_a_snapshot_through_the_client():
+    """Over a real socket with `mock_server.Client`, as a test suite would: set up, save, and return
+    to it before each test."""
+    with running("--vendor", "close", "--seed-data", "5") as url:
+        client = Client(url)
+        from closeio_api import API
+
+        api = API(client.url("close") + "/", api_key="k")
+        setup = api.post("opportunity", data=CREATE)
+        client.save_snapshot("setup")
+        saved = client.snapshot()
+        for _ in range(3):  # three "tests", each starting from the setup
+            api.post("opportunity", data=CREATE)
+            api.delete(f"opportunity/{setup['id']}")
+            assert client.reset(to="setup")["to"] == "setup"
+            assert api.get(f"opportunity/{setup['id']}") == setup
+        assert client.snapshot() == saved
+        client.reset()
+        client.restore(saved)
+        assert client.snapshot() == saved and [s["name"] for s in client.snapshots()] == ["setup"]
