@@ -26,6 +26,7 @@ class Settings:
     latency: str | None = None  # "50ms±20": every call slowed (chaos)
     error_rate: float = 0.0  # this fraction of calls gets the vendor's 503 or throttling answer (chaos)
     scenario: tuple = ()  # overrides set at start and again after every reset (--scenario FILE)
+    load: tuple[str, ...] = ()  # world files (`[VENDOR:]PATH`) loaded into every seeded world (--load)
     max_body_bytes: int = MAX_BODY_BYTES
     namespace_ttl: float | None = 3600.0  # seconds a namespace may stay idle before it is dropped; None: never
 

@@ -10,7 +10,6 @@ import gc
 import json
 from collections.abc import Sequence
 from dataclasses import replace
-from typing import cast
 
 from flask import Flask, Response
 from werkzeug import Request
@@ -27,10 +26,11 @@ from mock_server.pipeline.journal import Journal
 from mock_server.serve.control import control_blueprint
 from mock_server.serve.namespaces import Namespaces
 from mock_server.serve.state import EXTENSION, MockState
+from mock_server.serve.worlds import build_world, world_items
 from mock_server.settings import Settings
 from mock_server.spec import load_spec
 from mock_server.steering.overrides import OverrideBook
-from mock_server.store import MemoryStore, open_store
+from mock_server.store import open_store
 from mock_server.store.base import SeededWorld
 from mock_server.store.namespaced import ENVIRON_KEY, NamespacedStore
 from mock_server.vendors import VENDOR_CLASSES, VENDORS
@@ -81,19 +81,10 @@ def _build_state(settings: Settings, request_stages, response_stages) -> MockSta
                                     settings.reproducible_tokens) for n in names}
     overrides = OverrideBook(store, {n: set(v.spec.by_id) for n, v in vendors.items()})
 
+    items = world_items(settings)  # read once; checked against each world as it is built
+
     def build(count: int | None) -> SeededWorld:
-        """The current namespace's world, each vendor's and then the configured overrides
-        (--scenario), made in a scratch memory store by twins of the vendors: the same code and seed
-        as the ones serving, so the same world, but nothing served is touched until it is loaded."""
-        scratch = NamespacedStore(MemoryStore())
-        for name, vendor in vendors.items():
-            twin = VENDOR_CLASSES[name](vendor.spec, scratch, settings.seed, settings.keys.for_vendor(name),
-                                        settings.reproducible_tokens)
-            twin.seed_world(settings.seed_data if count is None else count)
-        scenario = OverrideBook(scratch, overrides.operations)
-        for override in settings.scenario:
-            scenario.add(override)
-        return cast(MemoryStore, scratch.inner).dump()
+        return build_world(settings, count, items)
 
     def loaded() -> None:
         for vendor in vendors.values():

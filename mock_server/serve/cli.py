@@ -52,6 +52,10 @@ def main():
               help="Mint issued tokens (Nexudus /api/token) from --seed instead of at random.")
 @click.option("--scenario", type=click.Path(exists=True, dir_okay=False),
               help="YAML list of overrides (as POST /__mock/overrides takes), set at start and after every reset.")
+@click.option("--load", "world_files", multiple=True, metavar="[VENDOR:]FILE",
+              help="A world file (as `crm-mock fixtures VENDOR all` writes it, JSON or JSONL) loaded into every seeded "
+                   "world, checked against the specs and references first; repeatable. VENDOR: when it could be "
+                   "more than one vendor's.")
 @click.option("--latency", help="Chaos: slow every call, e.g. 50ms or 50ms±20 (jitter drawn from --seed).")
 @click.option("--error-rate", type=float, default=0.0,
               help="Chaos: this fraction of calls (0-1) gets the vendor's 503 or throttling answer, drawn from --seed.")
@@ -62,14 +66,15 @@ def main():
               help="Seconds a namespace (X-Crm-Mock-Namespace header, or a /__ns/NAME/ base URL) may stay idle "
                    "before it is dropped; 0: never. At least 60.")
 def serve(host, port, vendor, store, workers, server_kind, keys, seed, seed_data, strict, rate_limit,
-          admin_key, reproducible_tokens, scenario, latency, error_rate, journal_size, namespace_ttl):
+          admin_key, reproducible_tokens, scenario, world_files, latency, error_rate, journal_size, namespace_ttl):
     """Start the mock server.
 
     \b
     Control endpoints under /__mock/ (README: "Control endpoints"):
       health, reset (?seed_data=N, ?to=SNAPSHOT), requests, records, overrides, verify,
       namespaces, snapshot (the world as a file), restore (put one back),
-      snapshots/NAME (PUT saves the world by name, DELETE removes it)."""
+      snapshots/NAME (PUT saves the world by name, DELETE removes it),
+      load (a world file's records added, checked first)."""
     from mock_server.rates import parse_rate
     from mock_server.serve.namespaces import MIN_TTL
     from mock_server.serve.server import bjoern_available, port_is_free, run
@@ -104,7 +109,10 @@ def serve(host, port, vendor, store, workers, server_kind, keys, seed, seed_data
     scenario = _scenario(scenario, VENDORS if vendor == "all" else [vendor])
     settings = Settings(vendor=vendor, store=store, keys=parsed_keys, seed=seed, seed_data=seed_data, strict=strict,
                         rate_limit=rate_limit, admin_key=admin_key, reproducible_tokens=reproducible_tokens,
-                        scenario=scenario, journal_size=journal_size, namespace_ttl=namespace_ttl or None, **chaos)
+                        scenario=scenario, journal_size=journal_size, namespace_ttl=namespace_ttl or None,
+                        load=world_files, **chaos)
+    if world_files:
+        _check_world_files(settings)
     if parsed_keys and not admin_key:
         click.echo("note: with --keys, /__mock/ (but health) answers 401 until you also give --admin-key", err=True)
     for name in VENDORS if vendor == "all" else [vendor]:
@@ -116,6 +124,19 @@ def serve(host, port, vendor, store, workers, server_kind, keys, seed, seed_data
     finally:
         if scratch:
             shutil.rmtree(scratch, ignore_errors=True)
+
+
+def _check_world_files(settings) -> None:
+    """Every --load file read and checked against the world it joins, before anything listens:
+    a bad one stops the start (exit 2) with a message naming the file, the record and the field."""
+    from mock_server.serve.worlds import build_world, world_items
+    from mock_server.world_files import BadWorld
+
+    try:
+        build_world(settings, None, world_items(settings))
+    except BadWorld as error:
+        click.echo(f"crm-mock: --load {error}", err=True)
+        sys.exit(2)
 
 
 def _chaos(latency: str | None, error_rate: float) -> dict:

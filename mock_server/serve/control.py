@@ -14,6 +14,7 @@ from mock_server.serve.state import MockState, state_of
 from mock_server.steering.matching import BadMatch, parse_match
 from mock_server.steering.verify import select, verify
 from mock_server.store.namespaced import CURRENT, DEFAULT, HEADER, BadNamespace, check_name
+from mock_server.world_files import BadWorld, check, read, write
 
 control_blueprint = Blueprint("crm_mock_control", __name__, url_prefix="/__mock")
 # A world is built outside every lock and loaded in bulk (serve/namespaces.py): 100,000
@@ -125,6 +126,27 @@ def restore():
     state = _state()
     state.restore(world)
     return jsonify(status="restored", records=state.store.collections())
+
+
+@control_blueprint.post("/load")
+def load():
+    """A world file's records added to the current namespace's world, all or none: a 400 naming the
+    record and field, and nothing written. `?vendor=` says whose records they are when more than
+    one vendor is served and the resources do not tell. Until the next reset: `--load` keeps a file
+    in every seeded world."""
+    request.max_content_length = MAX_WORLD_BYTES
+    state = _state()
+    vendor = request.args.get("vendor")
+    if vendor is not None and vendor not in state.vendors:
+        return jsonify(error=f"vendor: {vendor[:40]!r} is not served here; one of {', '.join(state.vendors)}"), 400
+    try:
+        items = read(f"{vendor}:request body" if vendor else "request body", list(state.vendors),
+                     data=request.get_data())
+        with state.store.transaction():  # checked under the lock too: no one adds a clashing ID meanwhile
+            write(check(items, state.vendors))
+    except BadWorld as error:
+        return jsonify(error=str(error)), 400
+    return jsonify(status="loaded", loaded=len(items), records=state.store.collections())
 
 
 @control_blueprint.get("/snapshots")

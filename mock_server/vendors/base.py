@@ -76,6 +76,21 @@ class Vendor:
         if not self.store.delete(self.collection(kind), key):
             raise not_found(resource)
 
+    # World files (world_files.py): resource → ((field, collection kind it must name a record of), ...).
+    LOAD_REFERENCES: dict[str, tuple[tuple[str, str], ...]] = {}
+    LOAD_OPEN_FIELDS: tuple[str, ...] = ()  # field-name prefixes a record may carry beyond its schema
+
+    def stored_from_fixture(self, resource: str, record: dict) -> list[tuple[str, object, dict]]:
+        """A record as `fixture_record` printed it, back as the (collection kind, key, record) rows
+        the vendor stores (a vendor that keeps more than it answers adds it back)."""
+        return [(self.FIXTURES[resource][0], record.get("id", record.get("Id")), record)]
+
+    def id_counter(self, kind: str, key) -> tuple[str, int | None]:
+        """The counter that mints `kind`'s IDs like `key`, and the first integer ID (None: a token)."""
+        if isinstance(key, int):
+            return f"id:{self.collection(kind)}", 1
+        return f"id:{str(key).partition('_')[0]}", None
+
     def fixture_record(self, resource: str, record: dict) -> dict:
         """A stored record as `crm-mock fixtures` prints it (the API's representation)."""
         return record

@@ -25,7 +25,23 @@ class Close(World, Opportunities, StatusChanges, Leads, Vendor):
         "opportunity": ("opportunities", "Opportunity"),
         "status_change": ("activities", "OpportunityStatusChange"),
         "status": ("statuses", "OpportunityStatus"),
+        "lead": ("leads", "Lead"),
     }
+    LOAD_OPEN_FIELDS = ("custom.",)  # custom fields: `custom.cf_...` keys beside the documented ones
+    LOAD_REFERENCES = {
+        # Not user_id: a world from another seed names its own users, which no file carries;
+        # an opportunity whose user is unknown acts as its caller's when next updated.
+        "opportunity": (("lead_id", "leads"), ("status_id", "statuses"), ("contact_id", "contacts")),
+        "status_change": (("opportunity_id", "opportunities"), ("lead_id", "leads"), ("new_status_id", "statuses")),
+        "status": (("pipeline_id", "pipelines"),),
+    }
+
+    def stored_from_fixture(self, resource, record):
+        """A lead carries its contacts; opportunities refer to them by ID, so they are stored too."""
+        rows = super().stored_from_fixture(resource, record)
+        if resource == "lead":
+            rows += [("contacts", contact["id"], contact) for contact in record.get("contacts") or []]
+        return rows
     STATIC_COLLECTIONS = frozenset({"organization", "pipelines", "statuses", "users"})
 
     def error_reply(self, error: MockError, op) -> Reply:

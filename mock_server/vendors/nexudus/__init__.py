@@ -12,6 +12,7 @@ from mock_server.problems import MockError
 from mock_server.vendors.base import Reply, Vendor
 from mock_server.vendors.nexudus import errors, world
 from mock_server.vendors.nexudus.board import BoardColumns
+from mock_server.vendors.nexudus.formats import ID_STARTS
 from mock_server.vendors.nexudus.history import OpportunityHistory
 from mock_server.vendors.nexudus.live import LIVE
 from mock_server.vendors.nexudus.opportunities import Opportunities
@@ -31,6 +32,15 @@ class Nexudus(TokenEndpoint, OpportunityHistory, Opportunities, BoardColumns, Ve
         "crmopportunity": ("crmopportunities", "CrmOpportunity"),
     }
     STATIC_COLLECTIONS = frozenset({"users", "crmboardcolumns", "coworkers"})
+    LOAD_REFERENCES = {
+        "crmopportunityhistory": (("CrmOpportunityId", "crmopportunities"), ("NewCrmBoardColumnId", "crmboardcolumns"),
+                                  ("OldCrmBoardColumnId", "crmboardcolumns"), ("UserId", "users")),
+        "crmopportunity": (("CrmBoardColumnId", "crmboardcolumns"), ("CoworkerId", "coworkers")),
+        "crmboardcolumn": (("CrmBoardId", "crmboards"),),
+    }
+
+    def id_counter(self, kind, key):
+        return f"id:{self.collection(kind)}", ID_STARTS.get(kind, 1)
 
     def seed_world(self, count: int) -> None:
         world.seed(self, count)

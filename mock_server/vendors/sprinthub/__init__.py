@@ -11,7 +11,7 @@ from mock_server.vendors.sprinthub import errors
 from mock_server.vendors.sprinthub.formats import FIRST_ID
 from mock_server.vendors.sprinthub.live import LIVE
 from mock_server.vendors.sprinthub.opportunities import Opportunities, public
-from mock_server.vendors.sprinthub.world import SeededWorld
+from mock_server.vendors.sprinthub.world import SEEDED_INSTANCE, SeededWorld
 
 
 class SprintHub(SeededWorld, Opportunities, Vendor):
@@ -24,8 +24,22 @@ class SprintHub(SeededWorld, Opportunities, Vendor):
     }
     STATIC_COLLECTIONS = frozenset({"users", "funnels", "leads", "companies"})
 
+    LOAD_REFERENCES = {"opportunity": (("lead_id", "leads"),)}
+
     def fixture_record(self, resource: str, record: dict) -> dict:
         return public(record) if resource == "opportunity" else record
+
+    def stored_from_fixture(self, resource, record):
+        """A loaded opportunity joins the funnel that has its column, in the seeded instance."""
+        if resource != "opportunity":
+            return super().stored_from_fixture(resource, record)
+        funnels = self.static("funnels").values()
+        funnel = next((f for f in funnels if any(c["id"] == record.get("crm_column") for c in f["columns"])),
+                      next(iter(funnels)))
+        return [("opportunities", record["id"], {**record, "funnel_id": funnel["id"], "instance": SEEDED_INSTANCE})]
+
+    def id_counter(self, kind, key):
+        return f"id:{kind}", FIRST_ID.get(kind, 1)
 
     def _next_id(self, kind: str) -> int:
         return self.ids.integer(kind, start=FIRST_ID[kind])
