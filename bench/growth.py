@@ -23,7 +23,7 @@ HEADERS = {"Authorization": CLOSE_AUTH}
 def serve(store: str, seed_data: int, timeout: float = 600, server: str = "bjoern") -> Server:
     """One process on `store` with `seed_data` opportunities; start-up = until the first answer."""
     port = free_port()
-    argv = [sys.executable, "-m", "mock_server", "serve", "--vendor", "close", "--server", server,
+    argv = [sys.executable, "-m", "mock_server", "serve", "--quiet", "--vendor", "close", "--server", server,
             "--port", str(port), "--seed-data", str(seed_data), "--store", store]
     base = f"http://127.0.0.1:{port}/api/v1"
     began = time.monotonic()

@@ -146,7 +146,7 @@ def start_crm_mock(name: str, vendor: str, workers: int, seed_data: int, store: 
     """`crm-mock serve` as a user runs it; more than one worker shares a SQLite store unless `store` is given."""
     port = free_port()
     # bjoern: the fastest server crm-mock offers (the default, gunicorn + gevent, is about half as fast).
-    argv = [sys.executable, "-m", "mock_server", "serve", "--vendor", vendor, "--port", str(port),
+    argv = [sys.executable, "-m", "mock_server", "serve", "--quiet", "--vendor", vendor, "--port", str(port),
             "--workers", str(workers), "--seed-data", str(seed_data), "--server", "bjoern", *extra]
     if store is None and workers > 1:
         store = f"sqlite:{tempfile.mkdtemp(prefix='crm-mock-bench-')}/store.db"

@@ -101,25 +101,57 @@ class Keys:
         if isinstance(source, (str, Path)):
             with open(source, encoding="utf-8") as fh:
                 source = yaml.safe_load(fh) or {}
-        if not isinstance(source, Mapping) or not all(isinstance(e, list | None) for e in source.values()):
-            raise ValueError("the keys file must map vendor names to lists of entries")
-        return cls({vendor: KeyRing(tuple(_entry(vendor, e) for e in entries or []))
+        _check_shape(source)
+        return cls({vendor: KeyRing(tuple(_entry(e) for e in entries or []))
                     for vendor, entries in source.items()})
 
 
 ENTRY_FIELDS = ("credentials", "user", "roles")
+# The keys file's shape as data (the vendors and scheme names are checked against the specs in
+# `Keys.check`). `roles: X` (a string) would otherwise become a set of single characters.
+KEYS_SCHEMA = {
+    "type": "object",
+    "propertyNames": {"type": "string"},
+    "additionalProperties": {
+        "type": ["array", "null"],
+        "items": {
+            "type": "object",
+            "required": ["credentials"],
+            "additionalProperties": False,
+            "properties": {
+                "credentials": {"type": "object", "minProperties": 1, "additionalProperties": {"type": "string"}},
+                "user": {"type": ["object", "null"]},
+                "roles": {"type": ["array", "null"], "items": {"type": "string"}},
+            },
+        },
+    },
+}
 
 
-def _entry(vendor: str, raw) -> KeyEntry:
-    if not isinstance(raw, Mapping) or not isinstance(raw.get("credentials"), Mapping):
-        raise ValueError(f"keys file, {vendor}: every entry needs a `credentials` mapping "
-                         "of security scheme name to credential")
-    unknown = sorted(set(raw) - set(ENTRY_FIELDS))
-    if unknown:
-        raise ValueError(f"keys file, {vendor}: unknown field {unknown[0]!r} in an entry; "
-                         f"the fields are {', '.join(ENTRY_FIELDS)}")
-    if not all(isinstance(v, str) for v in raw["credentials"].values()):
-        raise ValueError(f"keys file, {vendor}: every credential must be a string (Basic is \"user:password\")")
+def _check_shape(source) -> None:
+    """The keys file against KEYS_SCHEMA; the first problem, named by vendor, entry and field."""
+    from jsonschema import Draft202012Validator
+    from jsonschema.exceptions import best_match
+
+    if not isinstance(source, Mapping) or not all(isinstance(e, list | None) for e in source.values()):
+        raise ValueError("the keys file must map vendor names to lists of entries")
+    error = best_match(Draft202012Validator(KEYS_SCHEMA).iter_errors(dict(source)))
+    if error is None:
+        return
+    path = list(error.absolute_path)
+    where = f"keys file, {path[0]}" + (f" entry {path[1]}" if len(path) > 1 else "")
+    if error.validator == "additionalProperties" and len(path) == 2:
+        unknown = sorted(set(error.instance) - set(ENTRY_FIELDS))[0]
+        raise ValueError(f"{where}: unknown field {unknown!r}; the fields are {', '.join(ENTRY_FIELDS)}")
+    if error.validator == "required":
+        raise ValueError(f"{where}: every entry needs a `credentials` mapping of security scheme name to credential")
+    field = ".".join(str(p) for p in path[2:])
+    hint = " (Basic is \"user:password\")" if path[2:3] == ["credentials"] else ""
+    hint = " (a list: roles: [Role-A, Role-B])" if path[2:3] == ["roles"] else hint
+    raise ValueError(f"{where}: {field}: {error.message}{hint}")
+
+
+def _entry(raw) -> KeyEntry:
     roles = raw.get("roles")
     return KeyEntry(dict(raw["credentials"]), dict(raw.get("user") or {}),
                     None if roles is None else frozenset(roles))

@@ -146,6 +146,11 @@ def test_reproducible_tokens_when_asked_for():
     ("close:\n  - credentials: {ApiKey: 'x:'}\n", "unknown security scheme 'ApiKey'"),
     ("close:\n  - credentials: {ApiKeyAuth: 'x:'}\n    role: [Admin]\n", "unknown field 'role'"),
     ("close: {credentials: x}\n", "map vendor names to lists"),
+    ("close:\n  - credentials: {ApiKeyAuth: 'x:'}\n    roles: CrmOpportunityHistory-List\n",
+     "keys file, close entry 0: roles: 'CrmOpportunityHistory-List' is not of type 'array', 'null' (a list"),
+    ("close:\n  - credentials: {ApiKeyAuth: 5}\n", "keys file, close entry 0: credentials.ApiKeyAuth: 5 is not of type"),
+    ("close:\n  - credentials: {ApiKeyAuth: 'x:'}\n  - user: {name: Bo}\n", "keys file, close entry 1: every entry needs"),
+    ("close:\n  - credentials: {}\n", "keys file, close entry 0: credentials: {} should be non-empty"),
 ])
 def test_a_keys_file_with_a_typo_is_refused_at_start_naming_the_entry(tmp_path, content, named):
     keys = tmp_path / "keys.yaml"

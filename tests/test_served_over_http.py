@@ -7,6 +7,7 @@ import os
 import socket
 import subprocess
 import sys
+import tempfile
 import time
 import urllib.error
 import urllib.request
@@ -27,10 +28,12 @@ def free_port() -> int:
 
 def start(*args: str) -> tuple[subprocess.Popen, int]:
     port = free_port()
+    log = tempfile.TemporaryFile()  # a file, not a pipe: a server logging every request never blocks on it
     process = subprocess.Popen(
         [sys.executable, "-m", "mock_server", "serve", "--port", str(port), *args],
-        stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, env={**os.environ, "PYTHONUNBUFFERED": "1"},
+        stdout=subprocess.DEVNULL, stderr=log, env={**os.environ, "PYTHONUNBUFFERED": "1"},
     )
+    process.log = log  # type: ignore[attr-defined]  # read with output_of(process)
     deadline = time.monotonic() + 20
     while time.monotonic() < deadline:
         try:
@@ -38,10 +41,16 @@ def start(*args: str) -> tuple[subprocess.Popen, int]:
                 return process, port
         except OSError:
             if process.poll() is not None:
-                raise RuntimeError(process.stderr.read().decode()) from None
+                raise RuntimeError(output_of(process)) from None
             time.sleep(0.05)
     process.kill()
     raise RuntimeError("crm-mock serve did not answer within 20 s")
+
+
+def output_of(process: subprocess.Popen) -> str:
+    """What a server started by `start` wrote to stderr so far."""
+    process.log.seek(0)  # type: ignore[attr-defined]
+    return process.log.read().decode()  # type: ignore[attr-defined]
 
 
 @contextlib.contextmanager

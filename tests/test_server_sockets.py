@@ -15,7 +15,7 @@ from pathlib import Path
 import pytest
 
 from mock_server.serve.server import bjoern_available
-from tests.test_served_over_http import free_port, start
+from tests.test_served_over_http import free_port, output_of, start
 
 SERVERS = ["gunicorn", pytest.param("bjoern", marks=pytest.mark.skipif(
     not bjoern_available(), reason="LOUD SKIP: bjoern is not installed here, so `--server bjoern` is untested"))]
@@ -221,7 +221,7 @@ def test_the_scratch_store_made_for_workers_is_removed_on_exit():
     process, _port = start("--workers", "2", "--vendor", "close")
     process.terminate()
     process.wait(timeout=10)
-    stderr = process.stderr.read().decode()
+    stderr = output_of(process)
     scratch = Path(stderr.split("sharing state through sqlite:", 1)[1].split()[0]).parent
     assert scratch.name.startswith("crm-mock-") and not scratch.exists()
 

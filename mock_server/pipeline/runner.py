@@ -19,6 +19,7 @@ from typing import TYPE_CHECKING
 from werkzeug import Request, Response
 
 from mock_server import jsonio
+from mock_server.pipeline.access_log import AccessLog
 from mock_server.pipeline.authenticate import Authenticate
 from mock_server.pipeline.chaos import Chaos
 from mock_server.pipeline.envelope import Envelope
@@ -49,7 +50,7 @@ log = logging.getLogger("crm_mock")
 
 DEFAULT_REQUEST_STAGES: tuple[type[Stage], ...] = (Limits, SelectNamespace, Route, Authenticate, Throttle, Validate, Chaos,
                                                    OverrideBefore, Handle)
-DEFAULT_RESPONSE_STAGES: tuple[type[Stage], ...] = (Envelope, SelfCheck, OverrideAfter, Record)
+DEFAULT_RESPONSE_STAGES: tuple[type[Stage], ...] = (Envelope, SelfCheck, OverrideAfter, Record, AccessLog)
 
 
 def insert_stage(stages: Sequence[type[Stage]], stage: type[Stage], *, before: str | None = None,

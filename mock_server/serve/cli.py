@@ -1,6 +1,7 @@
 """crm-mock's command line: serve | specs | fixtures | contract."""
 from __future__ import annotations
 
+import logging
 import os
 import shutil
 import sys
@@ -18,8 +19,20 @@ VENDOR_CHOICE = click.Choice([*VENDORS, "all"])
 
 
 @click.group(context_settings={"help_option_names": ["-h", "--help"]})
-def main():
+@click.version_option(package_name="crm-mock", prog_name="crm-mock")
+@click.option("--config", type=click.Path(dir_okay=False), envvar="CRM_MOCK_CONFIG",
+              help="Settings for `serve` from this TOML file (default: ./crm-mock.toml, else [tool.crm-mock] in "
+                   "./pyproject.toml). Flags win over it.")
+@click.pass_context
+def main(ctx, config):
     """Offline, stateful stand-ins for CRM vendor APIs (Close, Nexudus, SprintHub), driven by OpenAPI."""
+    from mock_server.serve import config_file
+
+    found = config_file.find(config)
+    if found and ctx.invoked_subcommand == "serve":
+        path, table = found
+        ctx.default_map = {"serve": config_file.defaults(serve, path, table)}
+        ctx.meta["crm_mock.config"] = path
 
 
 @main.command()
@@ -65,8 +78,18 @@ def main():
 @click.option("--namespace-ttl", default=3600, show_default=True, type=click.IntRange(0),
               help="Seconds a namespace (X-Crm-Mock-Namespace header, or a /__ns/NAME/ base URL) may stay idle "
                    "before it is dropped; 0: never. At least 60.")
-def serve(host, port, vendor, store, workers, server_kind, keys, seed, seed_data, strict, rate_limit,
-          admin_key, reproducible_tokens, scenario, world_files, latency, error_rate, journal_size, namespace_ttl):
+@click.option("--log-level", type=click.Choice(["debug", "info", "warning", "error"]), default="info", show_default=True,
+              help="info: one line per request (method, path, operation, status, duration, override or fault, "
+                   "validation problems; never a credential) and the start-up block.")
+@click.option("--quiet", "-q", is_flag=True, help="Only warnings and errors (the same as --log-level warning).")
+@click.option("--log-format", type=click.Choice(["text", "json"]), default="text", show_default=True,
+              help="json: one JSON object a line, for log collectors.")
+@click.option("--print-config", is_flag=True,
+              help="Print the settings in effect and where each came from (flag, environment, file, default), and exit.")
+@click.pass_context
+def serve(ctx, host, port, vendor, store, workers, server_kind, keys, seed, seed_data, strict, rate_limit,
+          admin_key, reproducible_tokens, scenario, world_files, latency, error_rate, journal_size, namespace_ttl,
+          log_level, quiet, log_format, print_config):
     """Start the mock server.
 
     \b
@@ -75,6 +98,9 @@ def serve(host, port, vendor, store, workers, server_kind, keys, seed, seed_data
       namespaces, snapshot (the world as a file), restore (put one back),
       snapshots/NAME (PUT saves the world by name, DELETE removes it),
       load (a world file's records added, checked first)."""
+    if print_config:
+        _print_config(ctx)
+        return
     from mock_server.rates import parse_rate
     from mock_server.serve.namespaces import MIN_TTL
     from mock_server.serve.server import bjoern_available, port_is_free, run
@@ -113,17 +139,44 @@ def serve(host, port, vendor, store, workers, server_kind, keys, seed, seed_data
                         load=world_files, **chaos)
     if world_files:
         _check_world_files(settings)
+    from mock_server.serve import logs
+
+    logs.configure("warning" if quiet else log_level, log_format)
+    log = logging.getLogger("crm_mock.server")
     if parsed_keys and not admin_key:
-        click.echo("note: with --keys, /__mock/ (but health) answers 401 until you also give --admin-key", err=True)
-    for name in VENDORS if vendor == "all" else [vendor]:
-        prefix = f"/{name}" if vendor == "all" else ""
-        click.echo(f"  {name:<10} http://{host}:{port}{prefix}{load_spec(name).base_path}/", err=True)
-    click.echo(f"  {'control':<10} http://{host}:{port}/__mock/health", err=True)
+        log.warning("with --keys, /__mock/ (but health) answers 401 until you also give --admin-key")
+    urls = {name: f"http://{host}:{port}{f'/{name}' if vendor == 'all' else ''}{load_spec(name).base_path}/"
+            for name in (VENDORS if vendor == "all" else [vendor])}
+    urls["control"] = f"http://{host}:{port}/__mock/"
+    scheme, _, rest = store.partition("://")
+    shown_store = f"{scheme}://{rest.rpartition('@')[2]}" if rest else store  # never a user or password
+    log.info("serving\n%s\n  %-10s %s, %d worker(s)%s",
+             "\n".join(f"  {name:<10} {url}" for name, url in urls.items()), "store", shown_store, workers,
+             f", {len(world_files)} world file(s)" if world_files else "",
+             extra={"urls": urls, "store": shown_store, "workers": workers, "load": list(world_files)})
     try:
         run(host=host, port=port, workers=workers, settings=settings, server=server_kind)
     finally:
         if scratch:
             shutil.rmtree(scratch, ignore_errors=True)
+
+
+def _print_config(ctx: click.Context) -> None:
+    """Each option's value and its source; secrets shown as ***."""
+    from click.core import ParameterSource
+
+    config = ctx.find_root().meta.get("crm_mock.config")
+    sources = {ParameterSource.COMMANDLINE: "flag", ParameterSource.ENVIRONMENT: "environment",
+               ParameterSource.DEFAULT_MAP: str(config), ParameterSource.DEFAULT: "default"}
+    for param in ctx.command.params:
+        if not isinstance(param, click.Option) or param.name == "print_config" or not param.expose_value:
+            continue
+        value = ctx.params.get(param.name)
+        if param.name == "admin_key" and value:
+            value = "***"
+        shown = list(value) if param.multiple else value
+        source = ctx.get_parameter_source(param.name)  # type: ignore[arg-type]
+        click.echo(f"{param.opts[0].lstrip('-'):<20} {shown!r:<40} {sources.get(source, 'default')}")
 
 
 def _check_world_files(settings) -> None:

@@ -10,6 +10,7 @@ from __future__ import annotations
 import collections
 import contextlib
 import gc
+import logging
 import os
 import signal
 import socket
@@ -18,6 +19,8 @@ import time
 
 from mock_server.serve.app import create_app
 from mock_server.settings import Settings
+
+log = logging.getLogger("crm_mock.server")
 
 
 def port_is_free(host: str, port: int) -> bool:
@@ -68,7 +71,8 @@ def run(host: str, port: int, workers: int, settings: Settings, server: str = "a
         # serving while a fault waits (latency, timeout); bjoern is about twice as fast but has one
         # thread and a C parser that answers some requests itself: chosen explicitly, for load tests.
         server = "gunicorn"
-    print(f"crm-mock: {server}, {workers} worker(s), http://{host}:{port}/ (Ctrl-C stops)", file=sys.stderr, flush=True)
+    log.info("%s, %d worker(s), http://%s:%d/ (Ctrl-C stops)", server, workers, host, port,
+             extra={"server": server, "workers": workers, "url": f"http://{host}:{port}/"})
     if server == "bjoern":
         _run_bjoern(host, port, workers, settings)
     else:
@@ -121,12 +125,11 @@ def supervise(start_worker, workers: int, give_up_after: int = 5, within: float 
         number = children.pop(pid, None)
         if stopping or number is None:
             continue
-        print(f"crm-mock: worker {number} (pid {pid}) ended with status {os.waitstatus_to_exitcode(status)}; "
-              "starting another", file=sys.stderr, flush=True)
+        log.warning("worker %s (pid %s) ended with status %s; starting another", number, pid,
+                    os.waitstatus_to_exitcode(status))
         deaths.append(time.monotonic())
         if len(deaths) == give_up_after and deaths[-1] - deaths[0] < within:
-            print(f"crm-mock: {give_up_after} workers ended within {within:.0f} s; the server cannot serve, "
-                  "stopping", file=sys.stderr, flush=True)
+            log.error("%d workers ended within %.0f s; the server cannot serve, stopping", give_up_after, within)
             stop(signal.SIGTERM, None)
             for child in list(children):
                 with contextlib.suppress(ChildProcessError):

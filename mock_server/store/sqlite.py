@@ -5,7 +5,6 @@ page, not the collection. WAL mode lets readers proceed while one writer commits
 """
 from __future__ import annotations
 
-import fcntl
 import hashlib
 import os
 import sqlite3
@@ -60,6 +59,9 @@ class SqliteStore(SqlStore):
         self._local = _connection_scope()
         # Writers queue on an flock before BEGIN IMMEDIATE: SQLite's own busy handler sleeps in
         # growing steps while it waits, which showed up as p99 spikes with two workers.
+        import fcntl  # POSIX only, so imported here: `import mock_server` and the memory store work anywhere
+
+        self._fcntl = fcntl
         self._lock_fd = os.open(path + ".lock", os.O_RDWR | os.O_CREAT, 0o644)
         self._thread_lock = threading.Lock()
         self._hits = 0
@@ -97,7 +99,7 @@ class SqliteStore(SqlStore):
                 self._local.depth -= 1
             return
         with self._thread_lock:  # flock is per process: threads of one worker queue here first
-            fcntl.flock(self._lock_fd, fcntl.LOCK_EX)
+            self._fcntl.flock(self._lock_fd, self._fcntl.LOCK_EX)
             try:
                 db.execute("BEGIN IMMEDIATE")
                 self._local.depth = 1
@@ -111,7 +113,7 @@ class SqliteStore(SqlStore):
                 finally:
                     self._local.depth = 0
             finally:
-                fcntl.flock(self._lock_fd, fcntl.LOCK_UN)
+                self._fcntl.flock(self._lock_fd, self._fcntl.LOCK_UN)
 
     def transaction(self):
         return self._write()
