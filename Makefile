@@ -43,7 +43,8 @@ serve-pg: $(VENV)/.installed ## Start a local PostgreSQL cluster in .pgdata/ (fi
 	$(VENV)/bin/crm-mock serve --host $(HOST) --port $(PORT) --store postgresql://postgres@127.0.0.1:$(PGPORT)/postgres
 
 test: lint ## Install with dev extras (first run), lint, and run the whole test suite
-	$(PY) -m pytest -q
+	@# Two workers, a test file each (--dist loadfile keeps a file's module fixtures on one worker).
+	$(PY) -m pytest -q -n 2 --dist loadfile
 
 lint: $(VENV)/.installed-dev ## ruff (style, imports, likely bugs) and mypy (the public API)
 	$(VENV)/bin/ruff check .

@@ -232,8 +232,9 @@ class SqliteStore(SqlStore):
     def dump(self, prefix):
         end, db = prefix_end(prefix), self._db
         collections: dict[str, dict] = {}
+        # (collection, seq): the records_order index's own order, so no sort; order matters only within a collection
         for name, key, text in db.execute("SELECT collection, key, data FROM records WHERE collection >= ? "
-                                          "AND collection < ? ORDER BY seq", (prefix, end)):
+                                          "AND collection < ? ORDER BY collection, seq", (prefix, end)):
             collections.setdefault(name, {})[from_sql_key(key)] = jsonio.loads(text)
         counters = dict(db.execute("SELECT name, value FROM counters WHERE name >= ? AND name < ?", (prefix, end)))
         return SeededWorld(collections, counters)
@@ -243,7 +244,8 @@ class SqliteStore(SqlStore):
         cut, end = len(source) + 1, prefix_end(source)
         with self._write() as db:
             db.execute("INSERT INTO records (collection, key, data) SELECT ? || substr(collection, ?), key, data "
-                       "FROM records WHERE collection >= ? AND collection < ? ORDER BY seq", (target, cut, source, end))
+                       "FROM records WHERE collection >= ? AND collection < ? ORDER BY collection, seq",
+                       (target, cut, source, end))
             db.execute("INSERT INTO counters (name, value) SELECT ? || substr(name, ?), value FROM counters "
                        "WHERE name >= ? AND name < ? ON CONFLICT(name) DO UPDATE SET value = excluded.value",
                        (target, cut, source, end))
