@@ -14,7 +14,7 @@ import urllib.parse
 import urllib.request
 from pathlib import Path
 
-from run import CLOSE_AUTH, ROOT, SEED_BODY, Scenario, Server, free_port, postgres_cluster, request, wrk
+from run import CLOSE_AUTH, ROOT, SEED_BODY, Scenario, Server, free_port, postgres_cluster, request, start, wrk
 
 SIZES = (1_000, 10_000, 100_000)
 HEADERS = {"Authorization": CLOSE_AUTH}
@@ -26,22 +26,7 @@ def serve(store: str, seed_data: int, timeout: float = 600, server: str = "bjoer
     argv = [sys.executable, "-m", "mock_server", "serve", "--quiet", "--vendor", "close", "--server", server,
             "--port", str(port), "--seed-data", str(seed_data), "--store", store]
     base = f"http://127.0.0.1:{port}/api/v1"
-    began = time.monotonic()
-    process = subprocess.Popen(argv, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, cwd=ROOT,
-                               start_new_session=True)
-    while time.monotonic() < began + timeout:
-        try:
-            if request(base + "/status/opportunity/", headers=HEADERS, timeout=1)[0] == 200:
-                server = Server("crm-mock", base, process, time.monotonic() - began)
-                server.start_rss_mb = server.rss("VmRSS")
-                return server
-        except OSError:
-            pass
-        if process.poll() is not None:
-            raise RuntimeError(f"crm-mock on {store} exited with {process.returncode}")
-        time.sleep(0.05)
-    process.kill()
-    raise RuntimeError(f"crm-mock on {store} with {seed_data} did not answer within {timeout:.0f} s")
+    return start("crm-mock", argv, base + "/status/opportunity/", HEADERS, base, timeout)
 
 
 def scenarios(server: Server) -> list[tuple[Scenario, str]]:

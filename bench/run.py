@@ -119,11 +119,11 @@ class Server:
             self.process.kill()
 
 
-def start(name: str, argv: list[str], probe_url: str, headers: dict, base: str) -> Server:
+def start(name: str, argv: list[str], probe_url: str, headers: dict, base: str, timeout: float = 60) -> Server:
     began = time.monotonic()
     process = subprocess.Popen(argv, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, cwd=ROOT,
                                start_new_session=True)
-    deadline = began + 60
+    deadline = began + timeout
     while time.monotonic() < deadline:
         try:
             status, _ = request(probe_url, headers=headers, timeout=1)
@@ -138,7 +138,7 @@ def start(name: str, argv: list[str], probe_url: str, headers: dict, base: str) 
             raise RuntimeError(f"{name} exited with {process.returncode}")
         time.sleep(0.02)
     process.kill()
-    raise RuntimeError(f"{name} did not answer within 60 s")
+    raise RuntimeError(f"{name} did not answer within {timeout:.0f} s")
 
 
 def start_crm_mock(name: str, vendor: str, workers: int, seed_data: int, store: str | None = None,
