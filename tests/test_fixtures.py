@@ -78,6 +78,8 @@ def test_list_shows_every_resource_and_unknown_resource_is_a_usage_error():
             assert resource in listing.output
     bad = CliRunner().invoke(main, ["fixtures", "close", "unicorns"])
     assert bad.exit_code == 2 and "choose from" in bad.output
+    one = CliRunner().invoke(main, ["fixtures", "nexudus", "--list"])  # a vendor named: its resources only
+    assert one.exit_code == 0 and "crmboardcolumn" in one.output and "status_change" not in one.output
 
 
 def test_nexudus_history_points_at_columns_and_chains_per_opportunity():

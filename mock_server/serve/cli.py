@@ -270,7 +270,7 @@ def fixtures(vendor, resource, count, seed, fmt, out, list_only):
         table = Table(title="crm-mock fixtures: VENDOR RESOURCE")
         for column in ("vendor", "resource", "spec schema"):
             table.add_column(column)
-        for name in VENDORS:
+        for name in [vendor] if vendor else VENDORS:  # `fixtures close --list`: Close's only
             for res, (_collection, schema) in fixture_resources(name).items():
                 table.add_row(name, res, f"specs/{name}.yaml#/components/schemas/{schema}")
             table.add_row(name, "all", "every resource above, from one world")
