@@ -4,6 +4,7 @@ from __future__ import annotations
 import abc
 import contextlib
 import functools
+import hashlib
 import time
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
@@ -14,6 +15,7 @@ from mock_server.store.logbuffer import SETTLE, Batch, LogBuffer
 
 CLOCK = "__clock__"
 MAX_CACHED_SUMS = 256  # distinct (collection, filter) sums kept per store
+MAX_INDEXES = 32  # equality indexes a SQL store makes on demand, at most
 
 
 def prefix_end(prefix: str) -> str:
@@ -229,6 +231,28 @@ class SqlStore(Store):
     @abc.abstractmethod
     def _read_logs(self, log: str, limit: int) -> list[str]:
         """The newest `limit` entries of a log, oldest first, as JSON text."""
+
+    @functools.cached_property
+    def _indexed(self) -> set[str]:
+        return set()  # fields with an equality index (see _equality_indexed)
+
+    def _equality_indexed(self, name: str) -> bool:
+        """Whether `name` has an index for `eq` filters, made here the first time a filter names it:
+        a filtered page of 100,000 records then costs what it finds, not a scan. The specs bound which
+        fields a filter can name; MAX_INDEXES bounds it again (past it, filters still work, unindexed)."""
+        if name in self._indexed:
+            return True
+        if len(self._indexed) >= MAX_INDEXES:
+            return False
+        with self.transaction():
+            self._create_equality_index(name, hashlib.blake2b(name.encode(), digest_size=6).hexdigest())
+            self.analyze()  # so the planner knows which of two indexed filters is the selective one
+        self._indexed.add(name)
+        return True
+
+    @abc.abstractmethod
+    def _create_equality_index(self, name: str, digest: str) -> None:
+        """CREATE INDEX IF NOT EXISTS ..._eq_<digest> on (collection, the field), in the expression `_where` uses."""
 
     def append_log(self, log, entry, keep):
         if self._logs is None:

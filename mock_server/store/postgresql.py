@@ -9,7 +9,6 @@ benchmark shows the queue is the bottleneck.
 """
 from __future__ import annotations
 
-import hashlib
 import os
 import threading
 import time
@@ -43,7 +42,6 @@ CREATE INDEX IF NOT EXISTS crm_mock_logs_newest ON crm_mock_logs (log, seq);
 CREATE TABLE IF NOT EXISTS crm_mock_windows (name TEXT PRIMARY KEY, start DOUBLE PRECISION NOT NULL,
                                              used BIGINT NOT NULL);
 """
-MAX_INDEXES = 32  # equality indexes made on demand, at most
 IDLE_CHECK_S = 1.0  # a connection idle this long is checked before use (a restart may have broken it)
 PRUNE_EVERY = 1000  # rate-limit hits between two sweeps of finished windows
 WRITE_LOCK = 0x63726D6D  # "crmm": the advisory lock every read-modify-write takes first
@@ -67,6 +65,11 @@ def _unavailable_as_503():
 
 
 
+def _literal(name: str) -> str:
+    """A field name as a SQL string literal (standard_conforming_strings: only ' is special)."""
+    return "'" + name.replace("'", "''") + "'"
+
+
 class PostgresStore(SqlStore):
     def __init__(self, url: str) -> None:
         self.url = url
@@ -76,7 +79,6 @@ class PostgresStore(SqlStore):
         self._guard = threading.Lock()
         self._hits = 0
         self._last_used: dict[int, float] = {}  # id(connection) → when it was last given back
-        self._indexed: set[str] = set()  # fields with an equality index (see _index_equality)
         try:
             with self._connection() as db:
                 self._migrate(db)
@@ -188,23 +190,13 @@ class PostgresStore(SqlStore):
                                 (collection, sql_key(key)))
             return cursor.rowcount > 0
 
-    def _index_equality(self, name: str) -> str | None:
-        """A b-tree on (collection, the field), made the first time a query filters on the field with
-        `eq`; returns the field as a SQL literal, or None past MAX_INDEXES. The GIN index answers
-        containment for every field, but reads the whole posting list of each key: a status shared by
-        a third of 10,000 opportunities cost 2 ms a query, where the lead's b-tree finds its few."""
-        literal = "'" + name.replace("'", "''") + "'"  # standard_conforming_strings: only ' is special
-        if name in self._indexed:
-            return literal
-        if len(self._indexed) >= MAX_INDEXES:
-            return None
-        digest = hashlib.blake2b(name.encode(), digest_size=6).hexdigest()
-        with self._write() as db:
+    def _create_equality_index(self, name, digest):
+        # A b-tree beside the GIN index: GIN answers containment for every field but reads the whole
+        # posting list of each key, and a status shared by a third of 10,000 opportunities cost 2 ms a
+        # query, where the lead's b-tree finds its few.
+        with self._connection() as db:
             db.execute(f"CREATE INDEX IF NOT EXISTS crm_mock_eq_{digest} "  # noqa: S608
-                       f"ON crm_mock_records (collection, (data -> {literal}))")
-            db.execute("ANALYZE crm_mock_records")
-        self._indexed.add(name)
-        return literal
+                       f"ON crm_mock_records (collection, (data -> {_literal(name)}))")
 
     def _where(self, collection, conditions) -> tuple[str, list]:
         clauses, args = ["collection = %s"], [collection]
@@ -223,8 +215,8 @@ class PostgresStore(SqlStore):
                 clauses.append(f"({field} IS NULL OR {field} = 'null'::jsonb)")
                 args += [name, name]
             elif op == "eq" and isinstance(value, str | int | float) and isinstance(name, str) \
-                    and (literal := self._index_equality(name)) is not None:
-                clauses.append(f"data -> {literal} = %s::jsonb")  # the field inline: the index's own expression
+                    and self._equality_indexed(name):
+                clauses.append(f"data -> {_literal(name)} = %s::jsonb")  # inline: the index's own expression
                 args.append(jsonio.dumps(value).decode())
             elif op == "eq" and isinstance(value, str | int | float):  # containment: the GIN index answers it
                 clauses.append("data @> %s::jsonb")

@@ -5,7 +5,6 @@ page, not the collection. WAL mode lets readers proceed while one writer commits
 """
 from __future__ import annotations
 
-import hashlib
 import os
 import sqlite3
 import threading
@@ -27,7 +26,6 @@ CREATE TABLE IF NOT EXISTS windows (name TEXT PRIMARY KEY, start REAL NOT NULL, 
 """
 # 2: every name carries its namespace ("default/close.opportunities"); version 1 files are moved there.
 SCHEMA_VERSION = 2
-MAX_INDEXES = 32  # equality indexes made on demand, at most
 PRUNE_EVERY = 1000  # rate-limit hits between two sweeps of finished windows
 INT64_MAX = 2**63 - 1
 RECORDS_GENERATION = "__records__"  # a counter every record write moves on (cached list totals)
@@ -65,7 +63,6 @@ class SqliteStore(SqlStore):
         self._lock_fd = os.open(path + ".lock", os.O_RDWR | os.O_CREAT, 0o644)
         self._thread_lock = threading.Lock()
         self._hits = 0
-        self._indexed: set[str] = set()  # fields with an equality index (see _index_equality)
         self._db.executescript(SCHEMA)  # executescript manages its own transaction
         with self._write() as db:
             if db.execute("PRAGMA user_version").fetchone()[0] < 2:
@@ -148,19 +145,11 @@ class SqliteStore(SqlStore):
             db.execute(BUMP_RECORDS)
             return cursor.rowcount > 0
 
-    def _index_equality(self, name: str) -> None:
-        """An expression index on (collection, the field), made the first time a query filters on
-        the field with `eq`: a filtered page of 100,000 records then costs what it finds (a scan of
-        json_extract took 0.5 s). The specs bound which fields a filter can name; MAX_INDEXES bounds it
-        again. The expression must read exactly as in `_where` for SQLite to use the index."""
-        if name in self._indexed or len(self._indexed) >= MAX_INDEXES:
-            return
-        digest = hashlib.blake2b(name.encode(), digest_size=6).hexdigest()
-        with self._write() as db:
-            db.execute(f"CREATE INDEX IF NOT EXISTS records_eq_{digest} "
-                       f"ON records (collection, json_extract(data, '{_json_path(name)}'))")
-            self.analyze()
-        self._indexed.add(name)
+    def _create_equality_index(self, name, digest):
+        # json_extract with the path exactly as `_where` writes it: SQLite uses an expression index
+        # only for the same expression (a scan of json_extract over 100,000 records took 0.5 s).
+        self._db.execute(f"CREATE INDEX IF NOT EXISTS records_eq_{digest} "
+                         f"ON records (collection, json_extract(data, '{_json_path(name)}'))")
 
     def analyze(self):
         # Sampled (analysis_limit) so it costs milliseconds; without statistics SQLite picked the
@@ -173,7 +162,7 @@ class SqliteStore(SqlStore):
         clauses, args = ["collection = ?"], [collection]
         for name, op, value in conditions:
             if op == "eq" and isinstance(name, str):
-                self._index_equality(name)
+                self._equality_indexed(name)
             if op == "contains":
                 names = name if isinstance(name, tuple) else (name,)
                 clauses.append("(" + " OR ".join(
