@@ -21,7 +21,7 @@ from pathlib import Path
 
 from mock_server import jsonio
 from mock_server.ids import token
-from mock_server.vendors import Vendor
+from mock_server.vendors import VENDOR_CLASSES, Vendor
 
 MAX_FILE_BYTES = 512 * 1024 * 1024  # the same bound as a snapshot restored over HTTP
 
@@ -40,12 +40,16 @@ class Item:
     where: str  # "world.json: record 3 (opportunity oppo_x)"
 
 
+def split_source(source: str) -> tuple[str, str]:
+    """`close:world.json` → ("close", "world.json"); a path without a vendor's name first → ("", path)."""
+    vendor, sep, path = source.partition(":")
+    return (vendor, path) if sep and vendor in VENDOR_CLASSES else ("", source)
+
+
 def read(source: str, vendors: Iterable[str], data: bytes | None = None) -> list[Item]:
     """The records of `source` (a path, or a name for `data` sent over HTTP), each with its vendor."""
-    from mock_server.vendors import VENDOR_CLASSES
-
     served = list(vendors)
-    vendor, _, path = source.partition(":") if source.split(":", 1)[0] in VENDOR_CLASSES else ("", "", source)
+    vendor, path = split_source(source)
     name = Path(path).name or path
     if data is None:
         try:
@@ -105,8 +109,6 @@ def _pairs(data: bytes, name: str) -> list[tuple[str, dict]]:
 
 
 def _vendor_of(resources: set[str], served: list[str], name: str) -> str:
-    from mock_server.vendors import VENDOR_CLASSES
-
     if len(served) == 1:
         return served[0]
     candidates = [v for v in served if resources <= set(VENDOR_CLASSES[v].FIXTURES)]
@@ -125,6 +127,7 @@ def check(items: list[Item], vendors: dict[str, Vendor]) -> list[tuple[Vendor, s
     BadWorld at the first problem. `vendors` read the world the records go into."""
     rows: list[tuple[Vendor, str, object, dict]] = []
     ours: dict[tuple[str, str], dict] = {}  # (vendor, kind) → {key: record} of this load
+    fields: dict[tuple[str, str], set[str] | None] = {}  # (vendor, schema) → its fields, read once per load
     for item in items:  # each record on its own: its schema, and its ID against the world and the file
         vendor = vendors[item.vendor]
         kind, schema = vendor.FIXTURES[item.resource]
@@ -135,9 +138,11 @@ def check(items: list[Item], vendors: dict[str, Vendor]) -> list[tuple[Vendor, s
         if errors:
             field = ".".join(str(p) for p in errors[0].absolute_path) or "(the record)"
             raise BadWorld(f"{item.where}: {field}: {errors[0].message}")
-        known = _fields(vendor, schema)
-        unknown = sorted(f for f in item.record if known is not None and f not in known
-                         and not f.startswith(vendor.LOAD_OPEN_FIELDS or ("\0",)))
+        if (item.vendor, schema) not in fields:
+            fields[item.vendor, schema] = _fields(vendor, schema)
+        known = fields[item.vendor, schema]
+        unknown = [] if known is None else sorted(
+            f for f in item.record if f not in known and not f.startswith(vendor.LOAD_OPEN_FIELDS or ("\0",)))
         if unknown:
             raise BadWorld(f"{item.where}: {unknown[0]}: unknown field (not in the {schema} schema)")
         for stored_kind, stored_key, stored in vendor.stored_from_fixture(item.resource, item.record):

@@ -84,7 +84,7 @@ def defaults(command: click.Command, path: Path, table: dict) -> dict:
 def _beside(path: Path, value):
     if not isinstance(value, str):
         return value
-    prefix, sep, rest = value.partition(":")  # --load VENDOR:FILE
-    if sep and prefix.isalpha() and len(prefix) > 1:
-        return f"{prefix}:{path.parent / rest}"
-    return str(path.parent / value)
+    from mock_server.world_files import split_source
+
+    vendor, rest = split_source(value)  # --load VENDOR:FILE: the file is the path
+    return f"{vendor}:{path.parent / rest}" if vendor else str(path.parent / value)
