@@ -47,26 +47,25 @@ def admins(client) -> list[dict]:
 
 
 def create(client, auth=NEXUDUS_AUTH, **body) -> dict:
-    response = client.post(HISTORIES, json=body, headers=auth)
-    assert response.status_code == 200, response.get_json()
-    return conforms(response, "createCrmOpportunityHistory")
+    return answered(client.post(HISTORIES, json=body, headers=auth), "createCrmOpportunityHistory")
 
 
 def get(client, record_id: int) -> dict:
-    response = client.get(f"{HISTORIES}/{record_id}", headers=NEXUDUS_AUTH)
-    assert response.status_code == 200, response.get_json()
-    return conforms(response, "getCrmOpportunityHistory")
+    return answered(client.get(f"{HISTORIES}/{record_id}", headers=NEXUDUS_AUTH), "getCrmOpportunityHistory")
 
 
 def listing(client, query: str = "", auth=NEXUDUS_AUTH) -> dict:
-    response = client.get(f"{HISTORIES}{query}", headers=auth)
-    assert response.status_code == 200, response.get_json()
-    return conforms(response, "listCrmOpportunityHistories")
+    return answered(client.get(f"{HISTORIES}{query}", headers=auth), "listCrmOpportunityHistories")
+
+
+def answered(response, operation_id: str | None, status: int = 200) -> dict:
+    """The response has `status` and the body the spec gives that operation for it."""
+    assert response.status_code == status, response.get_json()
+    return conforms(response, operation_id)
 
 
 def rejected(response, operation_id: str | None, status: int) -> dict:
-    assert response.status_code == status, response.get_json()
-    return conforms(response, operation_id)
+    return answered(response, operation_id, status)
 
 
 def password_token(client, username="admin@example.com", password="S3cur3P@ss") -> dict:

@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 
 from tests.conftest import NEXUDUS_AUTH
-from tests.test_nexudus import HISTORIES, columns, conforms, create, listing, rejected
+from tests.test_nexudus import HISTORIES, answered, columns, create, listing, rejected
 
 OPPORTUNITIES = "/api/crm/crmopportunities"
 
@@ -16,15 +16,11 @@ def nexudus(make_client):
 
 
 def opportunities(client, query: str = "") -> dict:
-    response = client.get(f"{OPPORTUNITIES}{query}", headers=NEXUDUS_AUTH)
-    assert response.status_code == 200, response.get_json()
-    return conforms(response, "listCrmOpportunities")
+    return answered(client.get(f"{OPPORTUNITIES}{query}", headers=NEXUDUS_AUTH), "listCrmOpportunities")
 
 
 def opportunity(client, key: int) -> dict:
-    response = client.get(f"{OPPORTUNITIES}/{key}", headers=NEXUDUS_AUTH)
-    assert response.status_code == 200, response.get_json()
-    return conforms(response, "getCrmOpportunity")
+    return answered(client.get(f"{OPPORTUNITIES}/{key}", headers=NEXUDUS_AUTH), "getCrmOpportunity")
 
 
 def test_every_history_refers_to_an_opportunity_that_answers(nexudus):
@@ -95,9 +91,7 @@ def test_other_range_bounds_are_refused(nexudus, bound):
 
 def save(client, method: str, **body) -> dict:
     response = client.open(OPPORTUNITIES, method=method, json=body, headers=NEXUDUS_AUTH)
-    operation = "createCrmOpportunity" if method == "POST" else "updateCrmOpportunity"
-    assert response.status_code == 200, response.get_json()
-    return conforms(response, operation)
+    return answered(response, "createCrmOpportunity" if method == "POST" else "updateCrmOpportunity")
 
 
 def test_creating_an_opportunity_places_it_and_writes_its_first_history(nexudus):
