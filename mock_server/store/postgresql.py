@@ -1,11 +1,12 @@
 """A store in PostgreSQL, so workers on many hosts share one mock (`--store postgresql://...`).
 
-Records are JSONB rows; filters, ordering, pages and totals run in SQL. Counters and the clock are
-single-statement upserts, unique across every process. Read-modify-write transactions take one
-transaction-scoped advisory lock first: writers queue as they do on SQLite (BEGIN IMMEDIATE), so no
-update is lost and no side effect is half-applied, at the cost of one writer at a time per database
-(reads never wait). Row locks would let unrelated writes overlap; they are left for when a
-benchmark shows the queue is the bottleneck.
+Records are JSONB rows; filters, ordering, pages and totals run in SQL. Read-modify-write
+transactions take one transaction-scoped advisory lock first: writers queue as they do on SQLite
+(BEGIN IMMEDIATE), so no update is lost and no side effect is half-applied, at the cost of one writer
+at a time per database (reads never wait). Row locks would let unrelated writes overlap; the bench
+says the queue is not the bottleneck (without the lock, creates were 7% faster: round trips are).
+Counters and clocks change only inside those transactions, so each transaction reads its namespace's
+counters once and writes them back once, and they stay unique across every process on every host.
 """
 from __future__ import annotations
 
@@ -148,21 +149,49 @@ class PostgresStore(SqlStore):
 
     @contextmanager
     def _write(self):
+        """One write transaction, in pipeline mode: a statement whose result nobody reads (an insert,
+        the lock, BEGIN itself) goes out with the next one that is read, and counters are read once
+        and written back at COMMIT (see _Counters), so a Close create costs two round trips, not 14
+        (bench: round trips, not SQL, were most of a create's time). A transaction opened inside one
+        joins it, as on SQLite: an exception leaving the inner block leaves the outer one too, and
+        everything is rolled back together."""
         if getattr(self._local, "db", None) is not None:
-            with self._local.db.transaction():  # nested: a savepoint
-                yield self._local.db
+            yield self._local.db
             return
+        from psycopg.pq import TransactionStatus
+
         with _unavailable_as_503(), self._pool_here().connection() as db:
             try:
-                with db.transaction():
+                # BEGIN and COMMIT by hand: psycopg's transaction() syncs the pipeline on the way in
+                # and twice on the way out, three round trips where COMMIT needs only the last one.
+                with db.pipeline():
+                    db.execute("BEGIN")
                     db.execute("SELECT pg_advisory_xact_lock(%s)", (WRITE_LOCK,))
-                    self._local.db = db
+                    self._local.db, self._local.counters = db, _Counters()
                     try:
                         yield db
+                        self._local.counters.write_back(db)
                     finally:
-                        self._local.db = None
+                        self._local.db = self._local.counters = None
+                    db.execute("COMMIT")
+            except BaseException:
+                # Leaving the pipeline synced it: the transaction is open or failed, and ends here.
+                if db.pgconn.transaction_status != TransactionStatus.IDLE:
+                    db.execute("ROLLBACK")
+                raise
             finally:
                 self._last_used[id(db)] = time.monotonic()
+
+    @contextmanager
+    def _counters_in_sql(self):
+        """For statements that read or write crm_mock_counters themselves (drop, load, dump, copy):
+        the transaction's counters are written first and read again after."""
+        with self._write() as db:
+            self._local.counters.write_back(db)
+            try:
+                yield db
+            finally:
+                self._local.counters.forget()
 
     def transaction(self):
         return self._write()
@@ -186,9 +215,9 @@ class PostgresStore(SqlStore):
 
     def delete(self, collection, key):
         with self._connection() as db:
-            cursor = db.execute("DELETE FROM crm_mock_records WHERE collection = %s AND key = %s",
-                                (collection, sql_key(key)))
-            return cursor.rowcount > 0
+            # RETURNING: in a pipelined transaction, a row is read back when fetched; rowcount is not
+            return db.execute("DELETE FROM crm_mock_records WHERE collection = %s AND key = %s RETURNING 1",
+                              (collection, sql_key(key))).fetchone() is not None
 
     def _create_equality_index(self, name, digest):
         # A b-tree beside the GIN index: GIN answers containment for every field but reads the whole
@@ -257,13 +286,14 @@ class PostgresStore(SqlStore):
 
     # -- counters, clock, housekeeping ----------------------------------------------------------------
     def load(self, world):
-        # COPY: one stream for every record. Written one by one inside a single transaction, each
-        # ID counter's row was updated 100,000 times, and every update walked the versions before it.
-        with self._write() as db:
-            with db.cursor().copy("COPY crm_mock_records (collection, key, data) FROM STDIN") as copy:
-                for collection, rows in world.collections.items():
-                    for key, record in rows.items():
-                        copy.write_row((collection, sql_key(key), jsonio.dumps(record).decode()))
+        # One executemany (psycopg pipelines it: about COPY's speed, and COPY cannot run in the
+        # pipelined transaction this is called in). Written one by one instead, each ID counter's
+        # row was updated 100,000 times in one transaction, and every update walked the versions before it.
+        with self._counters_in_sql() as db:
+            db.cursor().executemany(
+                "INSERT INTO crm_mock_records (collection, key, data) VALUES (%s, %s, %s::jsonb)",
+                ((collection, sql_key(key), jsonio.dumps(record).decode())  # a generator: streamed, not held
+                 for collection, rows in world.collections.items() for key, record in rows.items()))
             db.cursor().executemany(
                 "INSERT INTO crm_mock_counters (name, value) VALUES (%s, %s) "
                 "ON CONFLICT (name) DO UPDATE SET value = EXCLUDED.value", list(world.counters.items()))
@@ -272,6 +302,8 @@ class PostgresStore(SqlStore):
         end = prefix_end(prefix)
         collections: dict[str, dict] = {}
         with self._connection() as db:
+            if getattr(self._local, "counters", None) is not None:
+                self._local.counters.write_back(db)
             for name, key, text in db.execute("SELECT collection, key, data::text FROM crm_mock_records "
                                               "WHERE collection >= %s AND collection < %s ORDER BY seq", (prefix, end)):
                 collections.setdefault(name, {})[from_sql_key(key)] = jsonio.loads(text)
@@ -282,7 +314,7 @@ class PostgresStore(SqlStore):
     def copy(self, source, target):
         # In SQL: the rows never leave the database.
         cut, end = len(source) + 1, prefix_end(source)
-        with self._write() as db:
+        with self._counters_in_sql() as db:
             db.execute("INSERT INTO crm_mock_records (collection, key, data) SELECT %s || substr(collection, %s), "
                        "key, data FROM crm_mock_records WHERE collection >= %s AND collection < %s ORDER BY seq",
                        (target, cut, source, end))
@@ -291,26 +323,28 @@ class PostgresStore(SqlStore):
                        "ON CONFLICT (name) DO UPDATE SET value = EXCLUDED.value", (target, cut, source, end))
 
     def next_value(self, counter):
-        with self._connection() as db:
-            return db.execute(
-                "INSERT INTO crm_mock_counters (name, value) VALUES (%s, 1) ON CONFLICT (name) "
-                "DO UPDATE SET value = crm_mock_counters.value + 1 RETURNING value", (counter,)).fetchone()[0]
+        with self._write() as db:
+            counters = self._local.counters
+            value = counters.read(db, counter) + 1
+            counters.set(counter, value)
+            return value
 
     def _advance_clock(self, candidate_us, name=CLOCK):
-        with self._connection() as db:
-            return db.execute(
-                "INSERT INTO crm_mock_counters (name, value) VALUES (%s, %s) ON CONFLICT (name) "
-                "DO UPDATE SET value = GREATEST(EXCLUDED.value, crm_mock_counters.value + 1) RETURNING value",
-                (name, candidate_us)).fetchone()[0]
+        with self._write() as db:
+            counters = self._local.counters
+            last = counters.read(db, name)
+            value = candidate_us if last == 0 else max(candidate_us, last + 1)
+            counters.set(name, value)
+            return value
 
     def clear(self):
-        with self._write() as db:
+        with self._counters_in_sql() as db:
             for table in ("crm_mock_records", "crm_mock_counters", "crm_mock_logs", "crm_mock_windows"):
                 db.execute(f"DELETE FROM {table}")  # noqa: S608 - fixed table names
 
     def drop(self, prefix):
         end = prefix_end(prefix)
-        with self._write() as db:  # range scans on each table's name index
+        with self._counters_in_sql() as db:  # range scans on each table's name index
             db.execute("DELETE FROM crm_mock_records WHERE collection >= %s AND collection < %s", (prefix, end))
             for table, column in (("crm_mock_counters", "name"), ("crm_mock_logs", "log"),
                                   ("crm_mock_windows", "name")):
@@ -354,3 +388,49 @@ class PostgresStore(SqlStore):
         with self._connection() as db:
             rows = db.execute("SELECT collection, COUNT(*) FROM crm_mock_records GROUP BY collection").fetchall()
         return {name: count for name, count in rows}
+
+
+class _Counters:
+    """A write transaction's view of the counters and clocks: the first one it touches in a
+    namespace reads all of that namespace's (one round trip, riding with BEGIN); the rest are
+    counted here and written back in one statement before COMMIT. Safe because every change to
+    crm_mock_counters runs inside a write transaction, under the advisory lock: no other process
+    can move a counter between the read and the write-back."""
+
+    __slots__ = ("dirty", "scopes", "values")
+
+    def __init__(self) -> None:
+        self.values: dict[str, int] = {}
+        self.scopes: set[str] = set()
+        self.dirty: set[str] = set()
+
+    def read(self, db, name: str) -> int:
+        """The counter's value, 0 if it has none."""
+        scope = name[:name.index("/") + 1] if "/" in name else name  # "ns/": every counter of the namespace
+        if scope not in self.scopes:
+            if scope == name:
+                rows = db.execute("SELECT name, value FROM crm_mock_counters WHERE name = %s", (name,))
+            else:
+                rows = db.execute("SELECT name, value FROM crm_mock_counters WHERE name >= %s AND name < %s",
+                                  (scope, prefix_end(scope)))
+            for key, value in rows:
+                self.values.setdefault(key, value)  # one set in this transaction already wins
+            self.scopes.add(scope)
+        return self.values.get(name, 0)
+
+    def set(self, name: str, value: int) -> None:
+        self.values[name] = value
+        self.dirty.add(name)
+
+    def write_back(self, db) -> None:
+        if self.dirty:
+            names = sorted(self.dirty)
+            db.execute("INSERT INTO crm_mock_counters (name, value) SELECT * FROM unnest(%s::text[], %s::bigint[]) "
+                       "ON CONFLICT (name) DO UPDATE SET value = EXCLUDED.value",
+                       (names, [self.values[n] for n in names]))
+            self.dirty.clear()
+
+    def forget(self) -> None:
+        """After SQL changed counters directly: read them again when next needed."""
+        self.values.clear()
+        self.scopes.clear()

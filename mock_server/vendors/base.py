@@ -66,7 +66,10 @@ class Vendor:
         return next(iter(self.static(kind).values()))
 
     def lookup(self, kind: str, key):
-        """A record by id; static collections come from the per-process copy."""
+        """A record by id (None for none: an absent reference costs no query); static collections
+        come from the per-process copy."""
+        if key is None:
+            return None
         if kind in self.STATIC_COLLECTIONS:
             return self.static(kind).get(key)
         return self.store.get(self.collection(kind), key)
