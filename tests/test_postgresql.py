@@ -70,3 +70,40 @@ def test_a_database_restart_is_the_vendors_503_then_service_resumes_with_nothing
                 break
             time.sleep(0.2)
         assert again.status_code == 200 and again.json()["value"] == 42  # nothing stored before is lost
+
+
+@pytest.mark.parametrize("kind", ["sqlite", "postgresql"])
+def test_cached_totals_and_sums_follow_every_write_whichever_process_makes_it(kind, tmp_path, request):
+    """List totals and sums are kept per state of the records: a write by another process, a write
+    inside the reader's own open transaction, and a write that is rolled back each give the right answer."""
+    from mock_server.store import Query, SqliteStore
+
+    def make():
+        return PostgresStore(request.getfixturevalue("postgres_url")) if kind == "postgresql" \
+            else SqliteStore(str(tmp_path / "shared.db"))
+
+    reader, writer = make(), make()  # two processes' stores on one database
+    items, page = "cache-test/items", Query([("kind", "eq", "x")], [], 0, 2)
+    reader.drop("cache-test/")
+    try:
+        for n in range(5):
+            writer.insert(items, n, {"id": n, "kind": "x", "value": 10})
+        total = lambda: reader.page(items, page)[1]  # noqa: E731
+        sums = lambda: reader.group_sums(items, page.where, "kind", ("value",))  # noqa: E731
+        assert (total(), sums()) == (5, {"x": {"count": 5, "value": 50}})
+        writer.insert(items, 5, {"id": 5, "kind": "x", "value": 1})
+        assert (total(), sums()) == (6, {"x": {"count": 6, "value": 51}})  # the other process' write
+        with pytest.raises(RuntimeError), writer.transaction():
+            writer.delete(items, 0)
+            raise RuntimeError("refused")
+        assert (total(), sums()) == (6, {"x": {"count": 6, "value": 51}})  # rolled back: nothing changed
+        with reader.transaction():
+            reader.delete(items, 0)
+            assert (total(), sums()) == (5, {"x": {"count": 5, "value": 41}})  # its own write, not yet committed
+        assert (total(), sums()) == (5, {"x": {"count": 5, "value": 41}})
+        writer.drop("cache-test/")
+        assert total() == 0 and sums() == {}
+    finally:
+        reader.drop("cache-test/")
+        for store in (reader, writer):
+            getattr(store, "close", lambda: None)()

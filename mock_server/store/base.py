@@ -14,7 +14,7 @@ from mock_server import jsonio
 from mock_server.store.logbuffer import SETTLE, Batch, LogBuffer
 
 CLOCK = "__clock__"
-MAX_CACHED_SUMS = 256  # distinct (collection, filter) sums kept per store
+MAX_CACHED_SUMS = 256  # distinct (collection, filter) sums and totals kept per store
 MAX_INDEXES = 32  # equality indexes a SQL store makes on demand, at most
 
 
@@ -86,28 +86,34 @@ class Store(abc.ABC):
     def group_sums(self, collection: str, where: list, by: str, fields: tuple[str, ...]) -> dict:
         """Over every record matching `where`, grouped by the value of `by`: {group: {"count": n,
         field: sum of field, ...}} (a missing or null field adds 0). Sums such as Close's list totals,
-        which a list page asks for on every request: a store that knows when its records last
-        changed (`_records_generation`) sums once per state of the records."""
-        generation = self._records_generation()  # read before summing: a later write makes it stale
+        which a list page asks for on every request: computed once per state of the records (see
+        `_cached`)."""
+        return self._cached(("sums", collection, repr(where), by, fields),
+                            lambda: self._sum_groups(collection, where, by, fields))
+
+    def _cached(self, key: tuple, compute):
+        """`compute()`, kept until any record changes, when the store knows when that happens
+        (`_records_generation`): what a list page recomputes on every request (totals, sums) then
+        costs a scan once per state of the records, not once per page."""
+        generation = self._records_generation()  # read before computing: a later write makes it stale
         if generation is None:
-            return self._sum_groups(collection, where, by, fields)
-        key = (collection, repr(where), by, fields)
-        cached = self._sums.get(key)
+            return compute()
+        cached = self._computed.get(key)
         if cached is not None and cached[0] == generation:
             return cached[1]
-        sums = self._sum_groups(collection, where, by, fields)
-        if len(self._sums) >= MAX_CACHED_SUMS:
-            self._sums.clear()
-        self._sums[key] = (generation, sums)
-        return sums
+        value = compute()
+        if len(self._computed) >= MAX_CACHED_SUMS:
+            self._computed.clear()
+        self._computed[key] = (generation, value)
+        return value
 
     def _records_generation(self) -> int | None:
-        """A number every record write (by any process) moves on; None: not known, sum every time."""
+        """A number every record write (by any process) moves on; None: not known, compute every time."""
         return None
 
     @functools.cached_property
-    def _sums(self) -> dict[tuple, tuple[int, dict]]:
-        return {}  # (collection, where, by, fields) → (records generation, sums)
+    def _computed(self) -> dict[tuple, tuple[int, object]]:
+        return {}  # key → (records generation, value): see _cached
 
     def _sum_groups(self, collection: str, where: list, by: str, fields: tuple[str, ...]) -> dict:
         groups: dict = {}
@@ -216,13 +222,24 @@ class Store(abc.ABC):
 
 
 class SqlStore(Store):
-    """A store whose `_select` answers a page as stored JSON text and the total (SQLite, PostgreSQL),
-    and whose logs are written in batches (`_write_logs`) and read as JSON text (`_read_logs`)."""
+    """A store whose `_select_rows` answers a page as stored JSON text and `_count` its total (SQLite,
+    PostgreSQL), and whose logs are written in batches (`_write_logs`) and read as JSON text (`_read_logs`)."""
 
     _logs: LogBuffer | None = None
 
     @abc.abstractmethod
-    def _select(self, collection: str, query: Query) -> tuple[list[str], int]: ...
+    def _select_rows(self, collection: str, query: Query) -> list[str]: ...
+
+    @abc.abstractmethod
+    def _count(self, collection: str, where: list) -> int: ...
+
+    def _select(self, collection: str, query: Query) -> tuple[list[str], int]:
+        rows = self._select_rows(collection, query)
+        # A page that ends before its limit tells its own total; otherwise count, once per state of the records.
+        if rows or not query.offset:
+            if query.limit is None or len(rows) < query.limit:
+                return rows, query.offset + len(rows)
+        return rows, self._cached(("count", collection, repr(query.where)), lambda: self._count(collection, query.where))
 
     @abc.abstractmethod
     def _write_logs(self, batch: Batch, trim: bool) -> None:

@@ -97,7 +97,7 @@ class MemoryStore(Store):
             # Stable sorts applied last-key-first give a multi-key order; missing values sort last.
             present = [r for r in rows if r.get(name) is not None]
             absent = [r for r in rows if r.get(name) is None]
-            present.sort(key=lambda r: r[name], reverse=descending)
+            present.sort(key=lambda r: _order_key(r[name]), reverse=descending)
             rows = present + absent
         total = len(rows)
         end = None if query.limit is None else query.offset + query.limit
@@ -185,6 +185,18 @@ class MemoryStore(Store):
     def collections(self):
         with self._lock:
             return {name: len(rows) for name, rows in self._data.items() if rows}  # as SQLite: no empty ones
+
+
+def _order_key(value) -> tuple:
+    """A total order over JSON values, PostgreSQL's for jsonb (string < number < boolean < array <
+    object): a field holding a number in one record and a string in another still sorts, as in SQL."""
+    if isinstance(value, str):
+        return (0, value)
+    if isinstance(value, bool):
+        return (2, value)
+    if isinstance(value, int | float):
+        return (1, value)
+    return (3 if isinstance(value, list) else 4, jsonio.dumps(value))
 
 
 class _Transaction:

@@ -47,6 +47,7 @@ IDLE_CHECK_S = 1.0  # a connection idle this long is checked before use (a resta
 PRUNE_EVERY = 1000  # rate-limit hits between two sweeps of finished windows
 WRITE_LOCK = 0x63726D6D  # "crmm": the advisory lock every read-modify-write takes first
 SQL_OPERATORS = {"gt": ">", "gte": ">=", "lt": "<", "lte": "<="}
+RECORDS_GENERATION = "__records__"  # a counter every transaction that writes records moves on (cached list totals)
 
 
 class SchemaTooNew(RuntimeError):
@@ -187,18 +188,23 @@ class PostgresStore(SqlStore):
         """For statements that read or write crm_mock_counters themselves (drop, load, dump, copy):
         the transaction's counters are written first and read again after."""
         with self._write() as db:
-            self._local.counters.write_back(db)
+            counters = self._local.counters
+            counters.write_back(db)
             try:
                 yield db
             finally:
-                self._local.counters.forget()
+                counters.forget()
+                counters.records_changed = True
 
     def transaction(self):
         return self._write()
 
     # -- records --------------------------------------------------------------------------------------
+    # Record writes run in a write transaction (joining the caller's) so they move the records
+    # generation (cached list totals) with them.
     def insert(self, collection, key, record):
-        with self._connection() as db:
+        with self._write() as db:
+            self._local.counters.records_changed = True
             db.execute("INSERT INTO crm_mock_records (collection, key, data) VALUES (%s, %s, %s::jsonb)",
                        (collection, sql_key(key), jsonio.dumps(record).decode()))
 
@@ -209,12 +215,14 @@ class PostgresStore(SqlStore):
         return None if row is None else jsonio.loads(row[0])
 
     def replace(self, collection, key, record):
-        with self._connection() as db:
+        with self._write() as db:
+            self._local.counters.records_changed = True
             db.execute("UPDATE crm_mock_records SET data = %s::jsonb WHERE collection = %s AND key = %s",
                        (jsonio.dumps(record).decode(), collection, sql_key(key)))
 
     def delete(self, collection, key):
-        with self._connection() as db:
+        with self._write() as db:
+            self._local.counters.records_changed = True
             # RETURNING: in a pipelined transaction, a row is read back when fetched; rowcount is not
             return db.execute("DELETE FROM crm_mock_records WHERE collection = %s AND key = %s RETURNING 1",
                               (collection, sql_key(key))).fetchone() is not None
@@ -266,7 +274,7 @@ class PostgresStore(SqlStore):
                               f"WHERE {condition} GROUP BY 1", [by, *fields, *args]).fetchall()
         return {row[0]: {"count": row[1], **{f: int(v) for f, v in zip(fields, row[2:], strict=True)}} for row in rows}
 
-    def _select(self, collection, query: Query) -> tuple[list[str], int]:
+    def _select_rows(self, collection, query: Query) -> list[str]:
         where, args = self._where(collection, query.where)
         order, order_args = [], []
         for name, descending in query.order_by:  # missing and null last, as in memory
@@ -280,9 +288,21 @@ class PostgresStore(SqlStore):
             sql += " LIMIT %s OFFSET %s"
             page_args += [query.limit, min(query.offset, 2**63 - 1)]
         with self._connection() as db:
-            rows = [r[0] for r in db.execute(sql, page_args)]
-            total = db.execute(f"SELECT COUNT(*) FROM crm_mock_records WHERE {where}", args).fetchone()[0]
-        return rows, total
+            return [r[0] for r in db.execute(sql, page_args)]
+
+    def _count(self, collection, where) -> int:
+        condition, args = self._where(collection, where)
+        with self._connection() as db:
+            return db.execute(f"SELECT COUNT(*) FROM crm_mock_records WHERE {condition}", args).fetchone()[0]  # noqa: S608
+
+    def _records_generation(self):
+        counters = getattr(self._local, "counters", None)
+        if counters is not None:  # inside a write transaction
+            # Its own record writes move the generation only at COMMIT: until then, compute afresh.
+            return None if counters.records_changed else counters.read(self._local.db, RECORDS_GENERATION)
+        with self._connection() as db:
+            row = db.execute("SELECT value FROM crm_mock_counters WHERE name = %s", (RECORDS_GENERATION,)).fetchone()
+        return row[0] if row else 0
 
     # -- counters, clock, housekeeping ----------------------------------------------------------------
     def load(self, world):
@@ -339,8 +359,10 @@ class PostgresStore(SqlStore):
 
     def clear(self):
         with self._counters_in_sql() as db:
-            for table in ("crm_mock_records", "crm_mock_counters", "crm_mock_logs", "crm_mock_windows"):
+            for table in ("crm_mock_records", "crm_mock_logs", "crm_mock_windows"):
                 db.execute(f"DELETE FROM {table}")  # noqa: S608 - fixed table names
+            # The records generation only ever grows: a cache made before the clear must not match after it.
+            db.execute("DELETE FROM crm_mock_counters WHERE name <> %s", (RECORDS_GENERATION,))
 
     def drop(self, prefix):
         end = prefix_end(prefix)
@@ -397,25 +419,28 @@ class _Counters:
     crm_mock_counters runs inside a write transaction, under the advisory lock: no other process
     can move a counter between the read and the write-back."""
 
-    __slots__ = ("dirty", "scopes", "values")
+    __slots__ = ("dirty", "records_changed", "scopes", "values")
 
     def __init__(self) -> None:
         self.values: dict[str, int] = {}
         self.scopes: set[str] = set()
         self.dirty: set[str] = set()
+        self.records_changed = False  # then write_back moves the records generation on
 
     def read(self, db, name: str) -> int:
         """The counter's value, 0 if it has none."""
         scope = name[:name.index("/") + 1] if "/" in name else name  # "ns/": every counter of the namespace
         if scope not in self.scopes:
+            # The records generation comes along: a transaction that writes records moves it on.
             if scope == name:
-                rows = db.execute("SELECT name, value FROM crm_mock_counters WHERE name = %s", (name,))
+                rows = db.execute("SELECT name, value FROM crm_mock_counters WHERE name = %s OR name = %s",
+                                  (name, RECORDS_GENERATION))
             else:
-                rows = db.execute("SELECT name, value FROM crm_mock_counters WHERE name >= %s AND name < %s",
-                                  (scope, prefix_end(scope)))
+                rows = db.execute("SELECT name, value FROM crm_mock_counters WHERE name >= %s AND name < %s "
+                                  "OR name = %s", (scope, prefix_end(scope), RECORDS_GENERATION))
             for key, value in rows:
                 self.values.setdefault(key, value)  # one set in this transaction already wins
-            self.scopes.add(scope)
+            self.scopes.update((scope, RECORDS_GENERATION))
         return self.values.get(name, 0)
 
     def set(self, name: str, value: int) -> None:
@@ -423,6 +448,9 @@ class _Counters:
         self.dirty.add(name)
 
     def write_back(self, db) -> None:
+        if self.records_changed:
+            self.set(RECORDS_GENERATION, self.read(db, RECORDS_GENERATION) + 1)
+            self.records_changed = False
         if self.dirty:
             names = sorted(self.dirty)
             db.execute("INSERT INTO crm_mock_counters (name, value) SELECT * FROM unnest(%s::text[], %s::bigint[]) "

@@ -191,7 +191,7 @@ class SqliteStore(SqlStore):
                                 f"WHERE {condition} GROUP BY 1", args).fetchall()
         return {row[0]: {"count": row[1], **dict(zip(fields, row[2:], strict=True))} for row in rows}
 
-    def _select(self, collection, query: Query) -> tuple[list[str], int]:
+    def _select_rows(self, collection, query: Query) -> list[str]:
         where, args = self._where(collection, query.where)
         order = [
             f"json_extract(data, '{_json_path(name)}') IS NULL, "
@@ -204,10 +204,11 @@ class SqliteStore(SqlStore):
             sql += " LIMIT ? OFFSET ?"
             # SQLite integers are 64-bit; a page past that (page=2**62 of 1000) is past the end anyway.
             page_args += [-1 if query.limit is None else min(query.limit, INT64_MAX), min(query.offset, INT64_MAX)]
-        db = self._db
-        rows = [r[0] for r in db.execute(sql, page_args)]
-        total = db.execute(f"SELECT COUNT(*) FROM records WHERE {where}", args).fetchone()[0]
-        return rows, total
+        return [r[0] for r in self._db.execute(sql, page_args)]
+
+    def _count(self, collection, where) -> int:
+        condition, args = self._where(collection, where)
+        return self._db.execute(f"SELECT COUNT(*) FROM records WHERE {condition}", args).fetchone()[0]  # noqa: S608
 
     def load(self, world):
         with self._write() as db:
