@@ -107,3 +107,28 @@ def test_cached_totals_and_sums_follow_every_write_whichever_process_makes_it(ki
         reader.drop("cache-test/")
         for store in (reader, writer):
             getattr(store, "close", lambda: None)()
+
+
+def test_a_transaction_reads_its_own_held_back_writes_in_order_and_a_failed_one_leaves_nothing(postgres_url):
+    """New records wait to be written until the transaction reads or commits: every read inside it
+    sees them, in insertion order, and an exception leaves neither them nor the counters they moved."""
+    from mock_server.store import Query
+
+    store, items = PostgresStore(postgres_url), "held-back/items"
+    store.drop("held-back/")
+    try:
+        with store.transaction():
+            for key in ("c", "a", "b"):
+                store.insert(items, key, {"id": key, "n": store.next_value("held-back/id")})
+            assert store.get(items, "a") == {"id": "a", "n": 2}
+            assert [r["id"] for r in store.query(items, Query())[0]] == ["c", "a", "b"]
+            store.insert(items, "d", {"id": "d"})
+            assert store.page(items, Query(limit=2, offset=3))[1] == 4
+        with pytest.raises(RuntimeError), store.transaction():
+            store.insert(items, "e", {"id": "e", "n": store.next_value("held-back/id")})
+            raise RuntimeError("refused")
+        assert [r["id"] for r in store.query(items, Query())[0]] == ["c", "a", "b", "d"]
+        assert store.next_value("held-back/id") == 4  # the failed transaction's 4 was never written
+    finally:
+        store.drop("held-back/")
+        store.close()

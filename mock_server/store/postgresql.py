@@ -47,6 +47,9 @@ IDLE_CHECK_S = 1.0  # a connection idle this long is checked before use (a resta
 PRUNE_EVERY = 1000  # rate-limit hits between two sweeps of finished windows
 WRITE_LOCK = 0x63726D6D  # "crmm": the advisory lock every read-modify-write takes first
 SQL_OPERATORS = {"gt": ">", "gte": ">=", "lt": "<", "lte": "<="}
+# Rows from three arrays, in their order (seq, the insertion order, follows it).
+INSERTED = ("SELECT c, k, d::jsonb FROM unnest(%b::text[], %b::text[], %b::text[]) WITH ORDINALITY AS t(c, k, d, n) "
+            "ORDER BY n")
 RECORDS_GENERATION = "__records__"  # a counter every transaction that writes records moves on (cached list totals)
 
 
@@ -124,7 +127,8 @@ class PostgresStore(SqlStore):
     @contextmanager
     def _connection(self):
         held = getattr(self._local, "db", None)
-        if held is not None:  # inside transaction(): every statement joins it
+        if held is not None:  # inside transaction(): every statement joins it, and sees its inserts
+            self._local.pending.write_inserts(held)
             yield held
             return
         with _unavailable_as_503(), self._pool_here().connection() as db:
@@ -151,9 +155,10 @@ class PostgresStore(SqlStore):
     @contextmanager
     def _write(self):
         """One write transaction, in pipeline mode: a statement whose result nobody reads (an insert,
-        the lock, BEGIN itself) goes out with the next one that is read, and counters are read once
-        and written back at COMMIT (see _Counters), so a Close create costs two round trips, not 14
-        (bench: round trips, not SQL, were most of a create's time). A transaction opened inside one
+        the lock, BEGIN itself) goes out with the next one that is read; counters are read once, and
+        they and new records are written in one statement at COMMIT (see _Pending). A Close create
+        costs three round trips and six statements, not 14 of each (bench: round trips and psycopg's
+        work per statement, not SQL, were most of a create's time). A transaction opened inside one
         joins it, as on SQLite: an exception leaving the inner block leaves the outer one too, and
         everything is rolled back together."""
         if getattr(self._local, "db", None) is not None:
@@ -168,12 +173,12 @@ class PostgresStore(SqlStore):
                 with db.pipeline():
                     db.execute("BEGIN")
                     db.execute("SELECT pg_advisory_xact_lock(%s)", (WRITE_LOCK,))
-                    self._local.db, self._local.counters = db, _Counters()
+                    self._local.db, self._local.pending = db, _Pending()
                     try:
                         yield db
-                        self._local.counters.write_back(db)
+                        self._local.pending.write_back(db)
                     finally:
-                        self._local.db = self._local.counters = None
+                        self._local.db = self._local.pending = None
                     db.execute("COMMIT")
             except BaseException:
                 # Leaving the pipeline synced it: the transaction is open or failed, and ends here.
@@ -186,15 +191,15 @@ class PostgresStore(SqlStore):
     @contextmanager
     def _counters_in_sql(self):
         """For statements that read or write crm_mock_counters themselves (drop, load, dump, copy):
-        the transaction's counters are written first and read again after."""
+        what the transaction holds back is written first, and counters are read again after."""
         with self._write() as db:
-            counters = self._local.counters
-            counters.write_back(db)
+            pending = self._local.pending
+            pending.write_back(db)
             try:
                 yield db
             finally:
-                counters.forget()
-                counters.records_changed = True
+                pending.forget()
+                pending.records_changed = True
 
     def transaction(self):
         return self._write()
@@ -203,10 +208,8 @@ class PostgresStore(SqlStore):
     # Record writes run in a write transaction (joining the caller's) so they move the records
     # generation (cached list totals) with them.
     def insert(self, collection, key, record):
-        with self._write() as db:
-            self._local.counters.records_changed = True
-            db.execute("INSERT INTO crm_mock_records (collection, key, data) VALUES (%s, %s, %s::jsonb)",
-                       (collection, sql_key(key), jsonio.dumps(record).decode()))
+        with self._write():
+            self._local.pending.insert(collection, sql_key(key), jsonio.dumps(record).decode())
 
     def get(self, collection, key):
         with self._connection() as db:
@@ -215,14 +218,14 @@ class PostgresStore(SqlStore):
         return None if row is None else jsonio.loads(row[0])
 
     def replace(self, collection, key, record):
-        with self._write() as db:
-            self._local.counters.records_changed = True
+        with self._write(), self._connection() as db:
+            self._local.pending.records_changed = True
             db.execute("UPDATE crm_mock_records SET data = %s::jsonb WHERE collection = %s AND key = %s",
                        (jsonio.dumps(record).decode(), collection, sql_key(key)))
 
     def delete(self, collection, key):
-        with self._write() as db:
-            self._local.counters.records_changed = True
+        with self._write(), self._connection() as db:
+            self._local.pending.records_changed = True
             # RETURNING: in a pipelined transaction, a row is read back when fetched; rowcount is not
             return db.execute("DELETE FROM crm_mock_records WHERE collection = %s AND key = %s RETURNING 1",
                               (collection, sql_key(key))).fetchone() is not None
@@ -296,10 +299,10 @@ class PostgresStore(SqlStore):
             return db.execute(f"SELECT COUNT(*) FROM crm_mock_records WHERE {condition}", args).fetchone()[0]  # noqa: S608
 
     def _records_generation(self):
-        counters = getattr(self._local, "counters", None)
-        if counters is not None:  # inside a write transaction
+        pending = getattr(self._local, "pending", None)
+        if pending is not None:  # inside a write transaction
             # Its own record writes move the generation only at COMMIT: until then, compute afresh.
-            return None if counters.records_changed else counters.read(self._local.db, RECORDS_GENERATION)
+            return None if pending.records_changed else pending.read(self._local.db, RECORDS_GENERATION)
         with self._connection() as db:
             row = db.execute("SELECT value FROM crm_mock_counters WHERE name = %s", (RECORDS_GENERATION,)).fetchone()
         return row[0] if row else 0
@@ -322,8 +325,8 @@ class PostgresStore(SqlStore):
         end = prefix_end(prefix)
         collections: dict[str, dict] = {}
         with self._connection() as db:
-            if getattr(self._local, "counters", None) is not None:
-                self._local.counters.write_back(db)
+            if getattr(self._local, "pending", None) is not None:
+                self._local.pending.write_back(db)
             for name, key, text in db.execute("SELECT collection, key, data::text FROM crm_mock_records "
                                               "WHERE collection >= %s AND collection < %s ORDER BY seq", (prefix, end)):
                 collections.setdefault(name, {})[from_sql_key(key)] = jsonio.loads(text)
@@ -344,17 +347,17 @@ class PostgresStore(SqlStore):
 
     def next_value(self, counter):
         with self._write() as db:
-            counters = self._local.counters
-            value = counters.read(db, counter) + 1
-            counters.set(counter, value)
+            pending = self._local.pending
+            value = pending.read(db, counter) + 1
+            pending.set(counter, value)
             return value
 
     def _advance_clock(self, candidate_us, name=CLOCK):
         with self._write() as db:
-            counters = self._local.counters
-            last = counters.read(db, name)
+            pending = self._local.pending
+            last = pending.read(db, name)
             value = candidate_us if last == 0 else max(candidate_us, last + 1)
-            counters.set(name, value)
+            pending.set(name, value)
             return value
 
     def clear(self):
@@ -412,20 +415,37 @@ class PostgresStore(SqlStore):
         return {name: count for name, count in rows}
 
 
-class _Counters:
-    """A write transaction's view of the counters and clocks: the first one it touches in a
-    namespace reads all of that namespace's (one round trip, riding with BEGIN); the rest are
-    counted here and written back in one statement before COMMIT. Safe because every change to
-    crm_mock_counters runs inside a write transaction, under the advisory lock: no other process
-    can move a counter between the read and the write-back."""
+class _Pending:
+    """What a write transaction holds back until it must write it: its counters and new records.
 
-    __slots__ = ("dirty", "records_changed", "scopes", "values")
+    Counters and clocks: the first one touched in a namespace reads all of that namespace's (one
+    round trip, riding with BEGIN); the rest are counted here. Safe because every change to
+    crm_mock_counters runs inside a write transaction, under the advisory lock: no other process
+    can move a counter between the read and the write-back. New records wait until a statement of
+    the transaction reads records (`write_inserts`, from _connection) or it commits; at COMMIT they
+    and the counters go in one statement."""
+
+    __slots__ = ("dirty", "inserts", "records_changed", "scopes", "values")
 
     def __init__(self) -> None:
         self.values: dict[str, int] = {}
         self.scopes: set[str] = set()
         self.dirty: set[str] = set()
+        self.inserts: list[tuple[str, str, str]] = []  # (collection, key, JSON text), in order
         self.records_changed = False  # then write_back moves the records generation on
+
+    def insert(self, collection: str, key: str, text: str) -> None:
+        self.inserts.append((collection, key, text))
+        self.records_changed = True
+
+    def write_inserts(self, db) -> None:
+        if self.inserts:
+            db.execute(f"INSERT INTO crm_mock_records (collection, key, data) {INSERTED}", self._insert_args())
+            self.inserts.clear()
+
+    def _insert_args(self) -> tuple[list[str], list[str], list[str]]:
+        collections, keys, texts = zip(*self.inserts, strict=True)
+        return list(collections), list(keys), list(texts)
 
     def read(self, db, name: str) -> int:
         """The counter's value, 0 if it has none."""
@@ -451,12 +471,20 @@ class _Counters:
         if self.records_changed:
             self.set(RECORDS_GENERATION, self.read(db, RECORDS_GENERATION) + 1)
             self.records_changed = False
-        if self.dirty:
-            names = sorted(self.dirty)
-            db.execute("INSERT INTO crm_mock_counters (name, value) SELECT * FROM unnest(%s::text[], %s::bigint[]) "
-                       "ON CONFLICT (name) DO UPDATE SET value = EXCLUDED.value",
-                       (names, [self.values[n] for n in names]))
-            self.dirty.clear()
+        if not self.dirty:
+            self.write_inserts(db)
+            return
+        names = sorted(self.dirty)
+        counters = ("INSERT INTO crm_mock_counters (name, value) SELECT * FROM unnest(%b::text[], %b::bigint[]) "
+                    "ON CONFLICT (name) DO UPDATE SET value = EXCLUDED.value")
+        values = [self.values[n] for n in names]
+        if self.inserts:  # one statement for both: psycopg's work per statement is most of a write's cost
+            db.execute(f"WITH inserted AS (INSERT INTO crm_mock_records (collection, key, data) {INSERTED}) "
+                       + counters, (*self._insert_args(), names, values))
+            self.inserts.clear()
+        else:
+            db.execute(counters, (names, values))
+        self.dirty.clear()
 
     def forget(self) -> None:
         """After SQL changed counters directly: read them again when next needed."""
