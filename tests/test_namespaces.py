@@ -1,7 +1,6 @@
 """Namespaces: parallel CI jobs on one server, each with its own world, none able to see another's."""
 from __future__ import annotations
 
-import json
 import uuid
 
 import pytest
@@ -176,20 +175,29 @@ def test_a_version_1_sqlite_file_becomes_the_default_namespace(tmp_path):
     assert reopened.get("close.opportunities", "oppo_1") == {"id": "oppo_1"}
 
 
-def test_journal_entries_reach_a_shared_store_in_batches_and_an_idle_process_still_writes_them(tmp_path):
+@pytest.mark.parametrize("kind", ["sqlite", "postgresql"])
+def test_journal_entries_reach_a_shared_store_in_batches_and_an_idle_process_still_writes_them(kind, tmp_path, request):
     import time
 
     from mock_server.store import SqliteStore
+    from mock_server.store.postgresql import PostgresStore
 
-    store = SqliteStore(str(tmp_path / "shared.db"))
-    other_process = SqliteStore(str(tmp_path / "shared.db"))  # another worker's view of the same file
+    def make():
+        return PostgresStore(request.getfixturevalue("postgres_url")) if kind == "postgresql" \
+            else SqliteStore(str(tmp_path / "shared.db"))
+
+    store, other_process = make(), make()  # two workers' views of one store
+    log = f"batches-{kind}/journal"
+    store.drop(f"batches-{kind}/")
     for n in range(5):
-        store.append_log("journal", {"n": n}, keep=3)
-    assert other_process._read_logs("journal", 10) == []  # queued, not yet written: one batch later
+        store.append_log(log, {"n": n}, keep=3)
+    assert other_process._read_logs(log, 10) == []  # queued, not yet written: one batch later
     time.sleep(0.1)  # no further request: the idle writer writes the queue
-    assert [json.loads(e)["n"] for e in other_process._read_logs("journal", 10)] == [2, 3, 4]  # trimmed to `keep`
-    store.append_log("journal", {"n": 5}, keep=3)
-    assert [e["n"] for e in other_process.read_log("journal", 3)] == [3, 4, 5]  # a read settles, newest `keep`
+    # written; the store keeps the newest `keep` (PostgreSQL: whole batches that hold them)
+    assert [e["n"] for e in other_process._read_logs(log, 3)] == [2, 3, 4]
+    store.append_log(log, {"n": 5}, keep=3)
+    assert [e["n"] for e in other_process.read_log(log, 3)] == [3, 4, 5]  # a read settles, newest `keep`
+    assert [e["n"] for e in other_process.read_log(log, 2)] == [4, 5]
 
 
 def test_an_idle_namespace_expires_over_http_and_reset_by_query_parameter_touches_one(store_url):

@@ -49,6 +49,30 @@ def test_a_version_1_database_becomes_the_default_namespace(postgres_url):
         store.inner.close()
 
 
+def test_a_version_2_database_keeps_its_journal_as_batches_of_one(postgres_url):
+    """Version 2 kept one journal entry a row; version 3 keeps batches. The entries stay readable."""
+    import psycopg
+
+    with psycopg.connect(postgres_url, autocommit=True) as admin:
+        admin.execute("DROP DATABASE IF EXISTS crm_v2")
+        admin.execute("CREATE DATABASE crm_v2")
+    old_url = postgres_url.rsplit("/", 1)[0] + "/crm_v2"
+    with psycopg.connect(old_url, autocommit=True) as db:
+        db.execute("""CREATE TABLE crm_mock_meta (name TEXT PRIMARY KEY, value TEXT NOT NULL);
+            CREATE TABLE crm_mock_logs (seq BIGSERIAL PRIMARY KEY, log TEXT NOT NULL, data TEXT NOT NULL);
+            INSERT INTO crm_mock_meta VALUES ('schema_version', '2');
+            INSERT INTO crm_mock_logs (log, data) VALUES ('default/journal', '{"time": 1, "path": "/a"}'),
+                                                         ('default/journal', '{"time": 2, "path": "/b"}');""")
+    store = PostgresStore(old_url)
+    try:
+        assert store.read_log("default/journal", 10) == [{"time": 1, "path": "/a"}, {"time": 2, "path": "/b"}]
+        store.append_log("default/journal", {"time": 3, "path": "/c"}, keep=2)  # the first batch trims too
+        assert [e["path"] for e in store.read_log("default/journal", 10)] == ["/b", "/c"]
+        assert [e["path"] for e in store.read_log("default/journal", 1)] == ["/c"]
+    finally:
+        store.close()
+
+
 def test_a_database_restart_is_the_vendors_503_then_service_resumes_with_nothing_lost(postgres_cluster):
     import time
 

@@ -246,8 +246,8 @@ class SqlStore(Store):
         """Append the batch's entries; with `trim`, also keep only the newest `keep` of each log named in it."""
 
     @abc.abstractmethod
-    def _read_logs(self, log: str, limit: int) -> list[str]:
-        """The newest `limit` entries of a log, oldest first, as JSON text."""
+    def _read_logs(self, log: str, limit: int) -> list[dict]:
+        """The newest `limit` entries of a log, oldest first."""
 
     @functools.cached_property
     def _indexed(self) -> set[str]:
@@ -284,7 +284,7 @@ class SqlStore(Store):
 
     def read_log(self, log, limit):
         self.settle_logs()
-        return [jsonio.loads(text) for text in self._read_logs(log, limit)]
+        return self._read_logs(log, limit)
 
     def query(self, collection, query: Query):
         rows, total = self._select(collection, query)

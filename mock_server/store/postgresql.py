@@ -28,7 +28,8 @@ from mock_server.store.base import (
 )
 
 # 2: names carry their namespace ("default/close.opportunities"); the journal and rate-limit windows.
-SCHEMA_VERSION = 2
+# 3: a journal row holds a batch of entries (a JSON array) and their number.
+SCHEMA_VERSION = 3
 SCHEMA = """
 CREATE TABLE IF NOT EXISTS crm_mock_meta (name TEXT PRIMARY KEY, value TEXT NOT NULL);
 CREATE TABLE IF NOT EXISTS crm_mock_records (
@@ -38,7 +39,7 @@ CREATE TABLE IF NOT EXISTS crm_mock_records (
 CREATE INDEX IF NOT EXISTS crm_mock_records_data ON crm_mock_records USING GIN (data jsonb_path_ops);
 CREATE TABLE IF NOT EXISTS crm_mock_counters (name TEXT PRIMARY KEY, value BIGINT NOT NULL);
 -- Journal entries are only ever read back whole: TEXT, so an append does not pay for parsing JSONB.
-CREATE TABLE IF NOT EXISTS crm_mock_logs (seq BIGSERIAL PRIMARY KEY, log TEXT NOT NULL, data TEXT NOT NULL);
+CREATE TABLE IF NOT EXISTS crm_mock_logs (seq BIGSERIAL PRIMARY KEY, log TEXT NOT NULL, entries INT NOT NULL, data TEXT NOT NULL);
 CREATE INDEX IF NOT EXISTS crm_mock_logs_newest ON crm_mock_logs (log, seq);
 CREATE TABLE IF NOT EXISTS crm_mock_windows (name TEXT PRIMARY KEY, start DOUBLE PRECISION NOT NULL,
                                              used BIGINT NOT NULL);
@@ -144,9 +145,13 @@ class PostgresStore(SqlStore):
             row = db.execute("SELECT value FROM crm_mock_meta WHERE name = 'schema_version'").fetchone()
             if row is None:
                 db.execute("INSERT INTO crm_mock_meta VALUES ('schema_version', %s)", (str(SCHEMA_VERSION),))
-            elif int(row[0]) == 1:  # version 1 had no namespaces: its records are the default namespace's
-                db.execute("UPDATE crm_mock_records SET collection = 'default/' || collection")
-                db.execute("UPDATE crm_mock_counters SET name = 'default/' || name")
+            elif int(row[0]) < SCHEMA_VERSION:
+                if int(row[0]) == 1:  # version 1 had no namespaces: its records are the default namespace's
+                    db.execute("UPDATE crm_mock_records SET collection = 'default/' || collection")
+                    db.execute("UPDATE crm_mock_counters SET name = 'default/' || name")
+                else:  # version 2 kept one journal entry a row: each becomes a batch of one
+                    db.execute("ALTER TABLE crm_mock_logs ADD COLUMN IF NOT EXISTS entries INT NOT NULL DEFAULT 1")
+                    db.execute("UPDATE crm_mock_logs SET data = '[' || data || ']'")
                 db.execute("UPDATE crm_mock_meta SET value = %s WHERE name = 'schema_version'", (str(SCHEMA_VERSION),))
             elif int(row[0]) > SCHEMA_VERSION:
                 raise SchemaTooNew(f"{self.url.split('@')[-1]}: schema version {row[0]} is newer than this "
@@ -376,20 +381,34 @@ class PostgresStore(SqlStore):
                 db.execute(f"DELETE FROM {table} WHERE {column} >= %s AND {column} < %s", (prefix, end))  # noqa: S608
 
     def _write_logs(self, batch, trim):
-        # No write lock: appending changes nothing another request reads back and writes. One
-        # statement, committed on its own; binary arrays, so the JSON texts need no escaping.
+        # No write lock: appending changes nothing another request reads back and writes. One row
+        # per log per batch, its entries as one JSON array: a row per entry cost PostgreSQL more than
+        # the request it recorded. Binary arrays, so the JSON texts need no escaping. A trim keeps
+        # whole batches: the newest that hold `keep` entries (reads never ask for more).
+        grouped: dict[str, list[str]] = {}
+        for name, text, _ in batch:
+            grouped.setdefault(name, []).append(text)
         with self._connection() as db:
-            db.execute("INSERT INTO crm_mock_logs (log, data) SELECT * FROM unnest(%b::text[], %b::text[])",
-                       ([name for name, _, _ in batch], [text for _, text, _ in batch]))
+            db.execute("INSERT INTO crm_mock_logs (log, entries, data) "
+                       "SELECT * FROM unnest(%b::text[], %b::int[], %b::text[])",
+                       (list(grouped), [len(texts) for texts in grouped.values()],
+                        ["[" + ",".join(texts) + "]" for texts in grouped.values()]))
             for name, keep in ({name: keep for name, _, keep in batch} if trim else {}).items():
-                db.execute("DELETE FROM crm_mock_logs WHERE log = %s AND seq < (SELECT seq FROM crm_mock_logs "
-                           "WHERE log = %s ORDER BY seq DESC LIMIT 1 OFFSET %s)", (name, name, keep - 1))
+                db.execute("DELETE FROM crm_mock_logs WHERE log = %s AND seq < (SELECT seq FROM (SELECT seq, "
+                           "SUM(entries) OVER (ORDER BY seq DESC) AS newer FROM crm_mock_logs WHERE log = %s) t "
+                           "WHERE newer >= %s ORDER BY seq DESC LIMIT 1)", (name, name, keep))
 
     def _read_logs(self, log, limit):
+        batches, found = [], 0
         with self._connection() as db:
-            return [r[0] for r in db.execute(
-                "SELECT data FROM (SELECT seq, data FROM crm_mock_logs WHERE log = %s ORDER BY seq DESC "
-                "LIMIT %s) newest ORDER BY seq", (log, limit))]
+            for entries, data in db.execute("SELECT entries, data FROM crm_mock_logs WHERE log = %s ORDER BY seq DESC",
+                                            (log,)):
+                batches.append(data)
+                found += entries
+                if found >= limit:
+                    break
+        out = [entry for data in reversed(batches) for entry in jsonio.loads(data)]
+        return out[-limit:] if limit else []
 
     def hit(self, window, now, seconds, count=1):
         # One upsert: the row lock it takes orders concurrent hits, and every assignment sees the old row.

@@ -280,7 +280,7 @@ class SqliteStore(SqlStore):
                            "ORDER BY seq DESC LIMIT 1 OFFSET ?)", (name, name, keep - 1))
 
     def _read_logs(self, log, limit):
-        return [r[0] for r in self._db.execute(
+        return [jsonio.loads(r[0]) for r in self._db.execute(
             "SELECT data FROM (SELECT seq, data FROM logs WHERE log = ? ORDER BY seq DESC LIMIT ?) ORDER BY seq",
             (log, limit))]
 
