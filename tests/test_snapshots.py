@@ -5,6 +5,8 @@ from __future__ import annotations
 import json
 
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from mock_server import Client
 from tests.conftest import CLOSE_AUTH, NEXUDUS_AUTH
@@ -139,3 +141,56 @@ def test_a_served_mock_snapshots_and_resets_to_a_snapshot_through_the_client():
         client.reset()
         client.restore(saved)
         assert client.snapshot() == saved and [s["name"] for s in client.snapshots()] == ["setup"]
+
+
+OPS = st.lists(st.tuples(st.sampled_from(["insert", "replace", "same", "delete", "again", "other"]),
+                         st.integers(0, 4), st.integers(0, 9)), max_size=12)
+
+
+@settings(max_examples=80, deadline=None)
+@given(before=OPS, after=OPS, saved_by_version_2=st.booleans())
+def test_sqlite_resets_to_a_snapshot_by_writing_only_what_changed_and_gets_the_same_world(before, after,
+                                                                                         saved_by_version_2):
+    """SQLite's reset to a named snapshot rewrites only the records that differ, and puts missing
+    ones back at their old place: whatever happened after the save (updates, deletes, a record
+    deleted and made again, writes in another namespace), the world is the saved one, in order."""
+    import tempfile
+
+    from mock_server.store import SqliteStore
+
+    def apply(store, ops):
+        for op, key, value in ops:
+            here, record = store.get("ns/c", key), {"id": key, "v": value}
+            if op == "insert" and here is None:
+                store.insert("ns/c", key, record)
+            elif op == "replace" and here is not None:
+                store.replace("ns/c", key, record)
+            elif op == "same" and here is not None:
+                store.replace("ns/c", key, dict(here))  # written, unchanged
+            elif op == "delete" and here is not None:
+                store.delete("ns/c", key)
+            elif op == "again" and here is not None:  # deleted and made again, equal
+                store.delete("ns/c", key)
+                store.insert("ns/c", key, here)
+            elif op == "other":
+                store.insert("other/c", store.next_value("other/n"), record)  # takes the next seqs
+
+    with tempfile.TemporaryDirectory() as folder:
+        store = SqliteStore(f"{folder}/s.db")
+        apply(store, [("insert", key, 0) for key in range(4)] + before)
+        store.next_value("ns/id")
+        saved = store.dump("ns/")
+        with store.transaction():
+            store.copy("ns/", "__snapshot:ns:s/")
+        if saved_by_version_2:  # before origins were kept: reset the whole way
+            store._db.execute("UPDATE records SET origin = NULL")
+        apply(store, after)
+        store.append_log("ns/journal", {"n": 1}, keep=5)
+        store.settle_logs()  # as a reset does first
+        with store.transaction():
+            store.copy_over("__snapshot:ns:s/", "ns/")
+        restored = store.dump("ns/")
+        assert list(restored.collections.get("ns/c", {}).items()) == list(saved.collections.get("ns/c", {}).items())
+        assert restored.counters == saved.counters
+        assert store.read_log("ns/journal", 5) == []  # a reset empties the namespace's journal
+        assert store.dump("__snapshot:ns:s/").collections.get("__snapshot:ns:s/c", {}) == saved.collections.get("ns/c", {})

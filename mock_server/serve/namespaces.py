@@ -58,24 +58,28 @@ class Namespaces:
         """Back to the seeded world, in one transaction: other workers see the old world or the new one,
         never a half-seeded mix, and a write racing the reset cannot mint an ID the reseeding mints again."""
         world = self._world(name, count)  # built before the lock: requests go on meanwhile
-        self._replace(name, lambda: self.raw.load(world))
+        self._replace(name, lambda: self._drop_and_load(name, world))
 
     def restore(self, name: str, world: SeededWorld) -> None:
         """The namespace's world replaced by `world` (a snapshot file's), the same way as a reset."""
-        self._replace(name, lambda: self.raw.load(world))
+        self._replace(name, lambda: self._drop_and_load(name, world))
+
+    def _drop_and_load(self, name: str, world: SeededWorld) -> None:
+        self.raw.drop(name + "/")
+        self.raw.load(world)
 
     def reset_to(self, name: str, snapshot: str) -> bool:
         """Back to the named snapshot `snapshot` of the namespace; False if there is none."""
         if not self.snapshots.exists(name, snapshot):
             return False
-        self._replace(name, lambda: self.raw.copy(stored_prefix(name, snapshot), name + "/"))
+        self._replace(name, lambda: self.raw.copy_over(stored_prefix(name, snapshot), name + "/"))
         return True
 
     def _replace(self, name: str, fill: Callable[[], None]) -> None:
+        """`fill` replaces everything under the namespace (records, counters, logs, windows)."""
         now = self.clock()
         self.raw.settle_logs()  # journal entries still on their way land before the drop, not after it
         with self.raw.transaction():
-            self.raw.drop(name + "/")
             fill()
             row = self.raw.get(REGISTRY, name)
             record = {"name": name, "created": row["created"] if row else now, "last_used": now}

@@ -182,6 +182,13 @@ class Store(abc.ABC):
         self.load(SeededWorld({target + name[len(source):]: rows for name, rows in world.collections.items()},
                               {target + name[len(source):]: value for name, value in world.counters.items()}))
 
+    def copy_over(self, source: str, target: str) -> None:
+        """Make what names under `target` hold exactly what `source` holds (records in the same
+        order, counters), and drop `target`'s logs and windows: a reset to a named snapshot; inside
+        `transaction()`. A store that can write only what differs overrides this."""
+        self.drop(target)
+        self.copy(source, target)
+
     def analyze(self) -> None:
         """Refresh the query planner's statistics after a bulk write (a seeded world), so it picks
         the selective index for a filtered page. Stores without a planner do nothing."""

@@ -16,7 +16,8 @@ from mock_server.store.base import CLOCK, Query, SeededWorld, SqlStore, from_sql
 
 SCHEMA = """
 CREATE TABLE IF NOT EXISTS records (
-    seq INTEGER PRIMARY KEY, collection TEXT NOT NULL, key TEXT NOT NULL, data TEXT NOT NULL);
+    seq INTEGER PRIMARY KEY, collection TEXT NOT NULL, key TEXT NOT NULL, data TEXT NOT NULL,
+    origin INTEGER);  -- in a named snapshot's copy: the seq the record had where it was copied from
 CREATE UNIQUE INDEX IF NOT EXISTS records_key ON records (collection, key);
 CREATE INDEX IF NOT EXISTS records_order ON records (collection);  -- rowid order within a collection
 CREATE TABLE IF NOT EXISTS counters (name TEXT PRIMARY KEY, value INTEGER NOT NULL);
@@ -25,7 +26,8 @@ CREATE INDEX IF NOT EXISTS logs_newest ON logs (log, seq);
 CREATE TABLE IF NOT EXISTS windows (name TEXT PRIMARY KEY, start REAL NOT NULL, used INTEGER NOT NULL);
 """
 # 2: every name carries its namespace ("default/close.opportunities"); version 1 files are moved there.
-SCHEMA_VERSION = 2
+# 3: records.origin (see copy_over).
+SCHEMA_VERSION = 3
 PRUNE_EVERY = 1000  # rate-limit hits between two sweeps of finished windows
 INT64_MAX = 2**63 - 1
 RECORDS_GENERATION = "__records__"  # a counter every record write moves on (cached list totals)
@@ -65,10 +67,14 @@ class SqliteStore(SqlStore):
         self._hits = 0
         self._db.executescript(SCHEMA)  # executescript manages its own transaction
         with self._write() as db:
-            if db.execute("PRAGMA user_version").fetchone()[0] < 2:
+            version = db.execute("PRAGMA user_version").fetchone()[0]
+            if version < 2:
                 # Version 1 had no namespaces: its records are the default namespace's.
                 db.execute("UPDATE records SET collection = 'default/' || collection")
                 db.execute("UPDATE counters SET name = 'default/' || name")
+            if "origin" not in {row[1] for row in db.execute("PRAGMA table_info(records)")}:
+                db.execute("ALTER TABLE records ADD COLUMN origin INTEGER")  # version 2 files
+            if version < SCHEMA_VERSION:
                 db.execute(f"PRAGMA user_version = {SCHEMA_VERSION}")
 
     @property
@@ -230,15 +236,48 @@ class SqliteStore(SqlStore):
         return SeededWorld(collections, counters)
 
     def copy(self, source, target):
-        # In SQL: the rows never leave the database (a 10,000-opportunity snapshot restores in one statement).
+        # In SQL: the rows never leave the database. Each copy remembers the seq it was copied from
+        # (origin), so copy_over can put an unchanged world back without rewriting it.
         cut, end = len(source) + 1, prefix_end(source)
         with self._write() as db:
-            db.execute("INSERT INTO records (collection, key, data) SELECT ? || substr(collection, ?), key, data "
-                       "FROM records WHERE collection >= ? AND collection < ? ORDER BY collection, seq",
+            db.execute("INSERT INTO records (collection, key, data, origin) SELECT ? || substr(collection, ?), key, "
+                       "data, seq FROM records WHERE collection >= ? AND collection < ? ORDER BY collection, seq",
                        (target, cut, source, end))
-            db.execute("INSERT INTO counters (name, value) SELECT ? || substr(name, ?), value FROM counters "
-                       "WHERE name >= ? AND name < ? ON CONFLICT(name) DO UPDATE SET value = excluded.value",
-                       (target, cut, source, end))
+            self._copy_counters(db, source, target)
+            db.execute(BUMP_RECORDS)
+
+    def _copy_counters(self, db, source, target):
+        db.execute("INSERT INTO counters (name, value) SELECT ? || substr(name, ?), value FROM counters "
+                   "WHERE name >= ? AND name < ? ON CONFLICT(name) DO UPDATE SET value = excluded.value",
+                   (target, len(source) + 1, source, prefix_end(source)))
+
+    def copy_over(self, source, target):
+        # A test suite resets to its snapshot after each test, which changed a few records of
+        # thousands: only those are written. A record under `target` stays if it is exactly a
+        # snapshot record (same key and JSON) at the seq it was copied from; the others go, and the
+        # snapshot records missing are put back at their old seq, so the order is the snapshot's
+        # (bench: 10,000 opportunities, 320 ms as drop + copy). Seqs are never reused while the
+        # snapshot exists (its own rows hold higher ones), so an old seq is free or is the record's.
+        # A snapshot saved by version 2 has no origins: every record goes and comes back, in order.
+        cut_source, cut_target = len(source) + 1, len(target) + 1
+        source_end, target_end = prefix_end(source), prefix_end(target)
+        with self._write() as db:
+            db.execute("DELETE FROM records WHERE collection >= ? AND collection < ? AND NOT EXISTS ("
+                       "SELECT 1 FROM records s WHERE s.collection = ? || substr(records.collection, ?) "
+                       "AND s.key = records.key AND s.origin = records.seq AND s.data = records.data)",
+                       (target, target_end, source, cut_target))
+            try:
+                db.execute("INSERT INTO records (seq, collection, key, data) SELECT s.origin, "
+                           "? || substr(s.collection, ?), s.key, s.data FROM records s WHERE s.collection >= ? "
+                           "AND s.collection < ? AND NOT EXISTS (SELECT 1 FROM records r WHERE r.seq = s.origin) "
+                           "ORDER BY s.seq",
+                           (target, cut_source, source, source_end))
+            except sqlite3.IntegrityError:  # an old seq taken after all: SQLite undid the statement alone
+                super().copy_over(source, target)
+                return
+            for table, column in (("counters", "name"), ("logs", "log"), ("windows", "name")):
+                db.execute(f"DELETE FROM {table} WHERE {column} >= ? AND {column} < ?", (target, target_end))  # noqa: S608
+            self._copy_counters(db, source, target)
             db.execute(BUMP_RECORDS)
 
     def next_value(self, counter):
