@@ -194,3 +194,28 @@ def test_sqlite_resets_to_a_snapshot_by_writing_only_what_changed_and_gets_the_s
         assert restored.counters == saved.counters
         assert store.read_log("ns/journal", 5) == []  # a reset empties the namespace's journal
         assert store.dump("__snapshot:ns:s/").collections.get("__snapshot:ns:s/c", {}) == saved.collections.get("ns/c", {})
+
+
+def test_a_version_2_sqlite_file_keeps_its_records_and_snapshots_and_resets_to_them(tmp_path):
+    """Version 2 files had no records.origin: opened by this version they gain it, and a named
+    snapshot saved then still resets the whole way, in order."""
+    import sqlite3
+
+    from mock_server.store import SqliteStore
+
+    path = str(tmp_path / "v2.db")
+    with sqlite3.connect(path) as db:
+        db.executescript("""
+            CREATE TABLE records (seq INTEGER PRIMARY KEY, collection TEXT NOT NULL, key TEXT NOT NULL, data TEXT NOT NULL);
+            CREATE UNIQUE INDEX records_key ON records (collection, key);
+            CREATE TABLE counters (name TEXT PRIMARY KEY, value INTEGER NOT NULL);
+            INSERT INTO records (collection, key, data) VALUES ('ns/c', 'i:1', '{"v": 1}'), ('ns/c', 'i:2', '{"v": 2}'),
+                ('__snapshot:ns:s/c', 'i:1', '{"v": 1}'), ('__snapshot:ns:s/c', 'i:2', '{"v": 2}');
+            PRAGMA user_version = 2;""")
+    store = SqliteStore(path)
+    assert store._db.execute("PRAGMA user_version").fetchone()[0] == 3
+    store.replace("ns/c", 1, {"v": 9})
+    store.insert("ns/c", 3, {"v": 3})
+    with store.transaction():
+        store.copy_over("__snapshot:ns:s/", "ns/")
+    assert list(store.dump("ns/").collections["ns/c"].items()) == [(1, {"v": 1}), (2, {"v": 2})]
