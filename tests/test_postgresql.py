@@ -25,16 +25,23 @@ def test_a_database_from_a_newer_crm_mock_is_refused(postgres_url):
             db.execute("UPDATE crm_mock_meta SET value = %s WHERE name = 'schema_version'", (str(SCHEMA_VERSION),))
 
 
-def test_a_version_1_database_becomes_the_default_namespace(postgres_url):
-    """Version 1 (before namespaces) kept `close.opportunities`; its records are the default namespace's."""
+def older_database(postgres_url: str, name: str, script: str) -> str:
+    """A fresh database `name` as an older crm-mock left it (`script`), and its URL."""
     import psycopg
 
     with psycopg.connect(postgres_url, autocommit=True) as admin:
-        admin.execute("DROP DATABASE IF EXISTS crm_v1")
-        admin.execute("CREATE DATABASE crm_v1")
-    old_url = postgres_url.rsplit("/", 1)[0] + "/crm_v1"
-    with psycopg.connect(old_url, autocommit=True) as db:
-        db.execute("""CREATE TABLE crm_mock_meta (name TEXT PRIMARY KEY, value TEXT NOT NULL);
+        admin.execute(f"DROP DATABASE IF EXISTS {name}")
+        admin.execute(f"CREATE DATABASE {name}")
+    url = postgres_url.rsplit("/", 1)[0] + "/" + name
+    with psycopg.connect(url, autocommit=True) as db:
+        db.execute(script)
+    return url
+
+
+def test_a_version_1_database_becomes_the_default_namespace(postgres_url):
+    """Version 1 (before namespaces) kept `close.opportunities`; its records are the default namespace's."""
+    old_url = older_database(postgres_url, "crm_v1", """
+            CREATE TABLE crm_mock_meta (name TEXT PRIMARY KEY, value TEXT NOT NULL);
             CREATE TABLE crm_mock_records (seq BIGSERIAL PRIMARY KEY, collection TEXT NOT NULL, key TEXT NOT NULL,
                 data JSONB NOT NULL, UNIQUE (collection, key));
             CREATE TABLE crm_mock_counters (name TEXT PRIMARY KEY, value BIGINT NOT NULL);
@@ -51,14 +58,8 @@ def test_a_version_1_database_becomes_the_default_namespace(postgres_url):
 
 def test_a_version_2_database_keeps_its_journal_as_batches_of_one(postgres_url):
     """Version 2 kept one journal entry a row; version 3 keeps batches. The entries stay readable."""
-    import psycopg
-
-    with psycopg.connect(postgres_url, autocommit=True) as admin:
-        admin.execute("DROP DATABASE IF EXISTS crm_v2")
-        admin.execute("CREATE DATABASE crm_v2")
-    old_url = postgres_url.rsplit("/", 1)[0] + "/crm_v2"
-    with psycopg.connect(old_url, autocommit=True) as db:
-        db.execute("""CREATE TABLE crm_mock_meta (name TEXT PRIMARY KEY, value TEXT NOT NULL);
+    old_url = older_database(postgres_url, "crm_v2", """
+            CREATE TABLE crm_mock_meta (name TEXT PRIMARY KEY, value TEXT NOT NULL);
             CREATE TABLE crm_mock_logs (seq BIGSERIAL PRIMARY KEY, log TEXT NOT NULL, data TEXT NOT NULL);
             INSERT INTO crm_mock_meta VALUES ('schema_version', '2');
             INSERT INTO crm_mock_logs (log, data) VALUES ('default/journal', '{"time": 1, "path": "/a"}'),
