@@ -14,7 +14,7 @@ from mock_server import jsonio
 from mock_server.store.logbuffer import SETTLE, Batch, LogBuffer
 
 CLOCK = "__clock__"
-MAX_CACHED_SUMS = 256  # distinct (collection, filter) sums and totals kept per store
+MAX_CACHED = 256  # distinct list totals and sums (collection, filter) kept per store
 MAX_INDEXES = 32  # equality indexes a SQL store makes on demand, at most
 
 
@@ -59,6 +59,14 @@ class SeededWorld:
     collections: dict[str, dict]
     counters: dict[str, int]
 
+    @classmethod
+    def from_rows(cls, rows, counters) -> SeededWorld:
+        """From stored rows (collection, SQL key, JSON text) in insertion order, and (name, value) counters."""
+        collections: dict[str, dict] = {}
+        for name, key, text in rows:
+            collections.setdefault(name, {})[from_sql_key(key)] = jsonio.loads(text)
+        return cls(collections, dict(counters))
+
 
 class Store(abc.ABC):
     """Records are JSON-able dicts (callers copy before changing one) in named collections, keyed by a string or integer id.
@@ -102,7 +110,7 @@ class Store(abc.ABC):
         if cached is not None and cached[0] == generation:
             return cached[1]
         value = compute()
-        if len(self._computed) >= MAX_CACHED_SUMS:
+        if len(self._computed) >= MAX_CACHED:
             self._computed.clear()
         self._computed[key] = (generation, value)
         return value
@@ -230,7 +238,7 @@ class Store(abc.ABC):
 
 class SqlStore(Store):
     """A store whose `_select_rows` answers a page as stored JSON text and `_count` its total (SQLite,
-    PostgreSQL), and whose logs are written in batches (`_write_logs`) and read as JSON text (`_read_logs`)."""
+    PostgreSQL), and whose logs are written in batches (`_write_logs`) and read back (`_read_logs`)."""
 
     _logs: LogBuffer | None = None
 

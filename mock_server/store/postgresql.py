@@ -22,7 +22,6 @@ from mock_server.store.base import (
     SeededWorld,
     SqlStore,
     StoreUnavailable,
-    from_sql_key,
     prefix_end,
     sql_key,
 )
@@ -162,8 +161,8 @@ class PostgresStore(SqlStore):
         """One write transaction, in pipeline mode: a statement whose result nobody reads (an insert,
         the lock, BEGIN itself) goes out with the next one that is read; counters are read once, and
         they and new records are written in one statement at COMMIT (see _Pending). A Close create
-        costs three round trips and six statements, not 14 of each (bench: round trips and psycopg's
-        work per statement, not SQL, were most of a create's time). A transaction opened inside one
+        costs three round trips and six statements, where it was 19 round trips (bench: round trips
+        and psycopg's work per statement, not SQL, were most of a create's time). A transaction opened inside one
         joins it, as on SQLite: an exception leaving the inner block leaves the outer one too, and
         everything is rolled back together."""
         if getattr(self._local, "db", None) is not None:
@@ -328,16 +327,14 @@ class PostgresStore(SqlStore):
 
     def dump(self, prefix):
         end = prefix_end(prefix)
-        collections: dict[str, dict] = {}
         with self._connection() as db:
             if getattr(self._local, "pending", None) is not None:
                 self._local.pending.write_back(db)
-            for name, key, text in db.execute("SELECT collection, key, data::text FROM crm_mock_records "
-                                              "WHERE collection >= %s AND collection < %s ORDER BY seq", (prefix, end)):
-                collections.setdefault(name, {})[from_sql_key(key)] = jsonio.loads(text)
-            counters = dict(db.execute("SELECT name, value FROM crm_mock_counters WHERE name >= %s AND name < %s",
-                                       (prefix, end)).fetchall())
-        return SeededWorld(collections, counters)
+            return SeededWorld.from_rows(
+                db.execute("SELECT collection, key, data::text FROM crm_mock_records "
+                           "WHERE collection >= %s AND collection < %s ORDER BY seq", (prefix, end)).fetchall(),
+                db.execute("SELECT name, value FROM crm_mock_counters WHERE name >= %s AND name < %s",
+                           (prefix, end)).fetchall())
 
     def copy(self, source, target):
         # In SQL: the rows never leave the database.

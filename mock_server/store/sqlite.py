@@ -12,7 +12,7 @@ import types
 from contextlib import contextmanager
 
 from mock_server import jsonio
-from mock_server.store.base import CLOCK, Query, SeededWorld, SqlStore, from_sql_key, prefix_end, sql_key
+from mock_server.store.base import CLOCK, Query, SeededWorld, SqlStore, prefix_end, sql_key
 
 SCHEMA = """
 CREATE TABLE IF NOT EXISTS records (
@@ -230,13 +230,11 @@ class SqliteStore(SqlStore):
 
     def dump(self, prefix):
         end, db = prefix_end(prefix), self._db
-        collections: dict[str, dict] = {}
         # (collection, seq): the records_order index's own order, so no sort; order matters only within a collection
-        for name, key, text in db.execute("SELECT collection, key, data FROM records WHERE collection >= ? "
-                                          "AND collection < ? ORDER BY collection, seq", (prefix, end)):
-            collections.setdefault(name, {})[from_sql_key(key)] = jsonio.loads(text)
-        counters = dict(db.execute("SELECT name, value FROM counters WHERE name >= ? AND name < ?", (prefix, end)))
-        return SeededWorld(collections, counters)
+        return SeededWorld.from_rows(
+            db.execute("SELECT collection, key, data FROM records WHERE collection >= ? AND collection < ? "
+                       "ORDER BY collection, seq", (prefix, end)),
+            db.execute("SELECT name, value FROM counters WHERE name >= ? AND name < ?", (prefix, end)))
 
     def copy(self, source, target):
         # In SQL: the rows never leave the database. Each copy remembers the seq it was copied from
@@ -287,8 +285,7 @@ class SqliteStore(SqlStore):
             except sqlite3.IntegrityError:  # an old seq taken after all: SQLite undid the statement alone
                 super().copy_over(source, target)
                 return
-            for table, column in (("counters", "name"), ("logs", "log"), ("windows", "name")):
-                db.execute(f"DELETE FROM {table} WHERE {column} >= ? AND {column} < ?", (target, target_end))  # noqa: S608
+            self._drop_bookkeeping(db, target, target_end)
             self._copy_counters(db, source, target)
             db.execute(BUMP_RECORDS)
 
@@ -319,9 +316,14 @@ class SqliteStore(SqlStore):
         end = prefix_end(prefix)
         with self._write() as db:  # range scans: each table is indexed by its name first
             db.execute("DELETE FROM records WHERE collection >= ? AND collection < ?", (prefix, end))
-            for table, column in (("counters", "name"), ("logs", "log"), ("windows", "name")):
-                db.execute(f"DELETE FROM {table} WHERE {column} >= ? AND {column} < ?", (prefix, end))  # noqa: S608
+            self._drop_bookkeeping(db, prefix, end)
             db.execute(BUMP_RECORDS)
+
+    @staticmethod
+    def _drop_bookkeeping(db, prefix, end):
+        """Counters, clocks, logs and rate windows named under `prefix` (end: prefix_end(prefix))."""
+        for table, column in (("counters", "name"), ("logs", "log"), ("windows", "name")):
+            db.execute(f"DELETE FROM {table} WHERE {column} >= ? AND {column} < ?", (prefix, end))  # noqa: S608
 
     def _write_logs(self, batch, trim):
         with self._write() as db:
