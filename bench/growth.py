@@ -12,6 +12,7 @@ import threading
 import time
 import urllib.parse
 import urllib.request
+from datetime import datetime, timedelta
 from pathlib import Path
 
 from run import CLOSE_AUTH, ROOT, SEED_BODY, Scenario, Server, free_port, postgres_cluster, request, start, wrk
@@ -31,10 +32,13 @@ def serve(store: str, seed_data: int, timeout: float = 600, server: str = "bjoer
 
 def scenarios(server: Server) -> list[tuple[Scenario, str]]:
     """Get-by-id, a filtered list page (status, lead, date range, order) and a valid create, aimed at
-    records the seeded world holds."""
+    records the seeded world holds. The filter finds one opportunity at every size (its status, its
+    lead, the second it was created in), so the page's cost is finding it, not writing more JSON out."""
     listed = json.loads(request(server.base + "/opportunity/?_limit=1&_skip=7", headers=HEADERS)[1])["data"][0]
+    created = datetime.fromisoformat(listed["date_created"])
     query = urllib.parse.urlencode({"status_id": listed["status_id"], "lead_id": listed["lead_id"],
-                                    "date_created__gte": "2024-02-01", "date_created__lt": "2024-10-01",
+                                    "date_created__gte": created.isoformat(),
+                                    "date_created__lt": (created + timedelta(seconds=1)).isoformat(),
                                     "_order_by": "-date_created", "_limit": 20})
     ok = {"crm-mock": (200,)}
     return [(Scenario("GET /opportunity/{id}/", "close", "GET", "", None, ok), f"/opportunity/{listed['id']}/"),
@@ -52,6 +56,12 @@ def curve(stores: dict[str, str], seconds: int, connections: int) -> list[dict]:
             try:
                 row = {"store": store_name, "size": size, "startup": server.startup_s}
                 for scenario, path in scenarios(server):
+                    # The first request of a kind may make its index (SQL stores): timed alone, not in the load.
+                    began = time.monotonic()
+                    status, body = request(server.base + path, scenario.method, scenario.body, HEADERS, timeout=600)
+                    row["first " + scenario.name] = time.monotonic() - began
+                    if status not in scenario.expect["crm-mock"]:
+                        raise RuntimeError(f"{scenario.name} answered {status}: {body[:200]!r}")
                     wrk(server.base + path, scenario, HEADERS, connections, 1)  # warm-up
                     row[scenario.name] = wrk(server.base + path, scenario, HEADERS, connections, seconds)
                 rows.append(row)
@@ -156,13 +166,18 @@ def render(rows: list[dict], memory: dict, reset: dict, fixtures_s: float, resto
     names = ("GET /opportunity/{id}/", "filtered list page", "valid create")
     out = ["## Cost against stored data", "",
            "One process (bjoern) per store and size, `--seed-data N`; wrk as above, one run each. The filtered",
-           "list is `status_id` + `lead_id` + a `date_created` range + `_order_by=-date_created`, 20 a page.",
+           "list is `status_id` + `lead_id` + a `date_created` range + `_order_by=-date_created`, 20 a page; it",
+           "finds one opportunity at every size (its status, its lead, the second it was created in), so the",
+           "figure is the cost of finding it. A SQL store makes an index the first time a filter needs one:",
+           "that first page is timed alone, before the load.",
            "Ratio = req/s at 100,000 ÷ req/s at 1,000 (1.0 = flat; the target is at least 0.67, i.e. within 1.5×).",
-           "", "| store | stored | start-up s | " + " | ".join(f"{n} req/s (p99 ms)" for n in names) + " |",
-           "|---|---:|---:|" + "---:|" * len(names)]
+           "", "| store | stored | start-up s | first filtered page s | "
+           + " | ".join(f"{n} req/s (p99 ms)" for n in names) + " |",
+           "|---|---:|---:|---:|" + "---:|" * len(names)]
     for row in rows:
         cells = [f"{row[n]['rps']:.0f} ({row[n]['p99']:.1f})" for n in names]
-        out.append(f"| {row['store']} | {row['size']:,} | {row['startup']:.1f} | " + " | ".join(cells) + " |")
+        out.append(f"| {row['store']} | {row['size']:,} | {row['startup']:.1f} | {row['first filtered list page']:.2f} | "
+                   + " | ".join(cells) + " |")
     out += ["", "| store | " + " | ".join(f"{n}: 100k ÷ 1k" for n in names) + " |", "|---|" + "---:|" * len(names)]
     for store in dict.fromkeys(r["store"] for r in rows):
         small = next(r for r in rows if r["store"] == store and r["size"] == SIZES[0])

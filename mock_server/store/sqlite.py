@@ -154,11 +154,11 @@ class SqliteStore(SqlStore):
             db.execute(BUMP_RECORDS)
             return cursor.rowcount > 0
 
-    def _create_equality_index(self, name, digest):
+    def _create_index(self, fields, digest):
         # json_extract with the path exactly as `_where` writes it: SQLite uses an expression index
         # only for the same expression (a scan of json_extract over 100,000 records took 0.5 s).
-        self._db.execute(f"CREATE INDEX IF NOT EXISTS records_eq_{digest} "
-                         f"ON records (collection, json_extract(data, '{_json_path(name)}'))")
+        columns = ", ".join(f"json_extract(data, '{_json_path(name)}')" for name in fields)
+        self._db.execute(f"CREATE INDEX IF NOT EXISTS records_eq_{digest} ON records (collection, {columns})")
 
     def analyze(self):
         # Sampled (analysis_limit) so it costs milliseconds; without statistics SQLite picked the
@@ -179,6 +179,9 @@ class SqliteStore(SqlStore):
                 args += [value] * len(names)
                 continue
             expr = f"json_extract(data, '{_json_path(name)}')"
+            if op == "eq" and value is None:  # as in memory: a missing field equals None (json null is NULL too)
+                clauses.append(f"{expr} IS NULL")
+                continue
             if op == "in":
                 values = list(value)
                 clauses.append(f"{expr} IN ({', '.join('?' * len(values))})" if values else "0")
@@ -201,6 +204,7 @@ class SqliteStore(SqlStore):
         return {row[0]: {"count": row[1], **dict(zip(fields, row[2:], strict=True))} for row in rows}
 
     def _select_rows(self, collection, query: Query) -> list[str]:
+        self._shape_indexed(query.where, query.order_by)
         where, args = self._where(collection, query.where)
         order = [
             f"json_extract(data, '{_json_path(name)}') IS NULL, "
