@@ -2,7 +2,7 @@
 impossible values (month 13, year 0, an offset that leaves the calendar) into a 400, not a crash."""
 from __future__ import annotations
 
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 
 from mock_server.problems import Problem, validation_failed
 
@@ -18,6 +18,16 @@ def parse_utc(text: str, field: str) -> datetime:
         return moment.astimezone(UTC)
     except (ValueError, OverflowError):
         raise validation_failed([Problem(field, "format", INVALID, text)]) from None
+
+
+def just_after(stamp) -> datetime | None:
+    """1 ms after `stamp` (a record's last change as the vendor printed it), so its next change prints
+    as later; None when `stamp` is no time (a loaded world may hold anything) or the last one there is."""
+    try:
+        moment = datetime.fromisoformat(stamp.replace("Z", "+00:00"))
+        return (moment if moment.tzinfo else moment.replace(tzinfo=UTC)) + timedelta(milliseconds=1)
+    except (AttributeError, TypeError, ValueError, OverflowError):
+        return None
 
 
 def iso_utc(moment: datetime, timespec: str) -> str:

@@ -2,9 +2,11 @@
 from __future__ import annotations
 
 import json
+from datetime import UTC, datetime
 
 import pytest
 
+from mock_server import state_of
 from tests.conftest import CLOSE_AUTH, assert_conforms, basic, bearer
 
 API = "/api/v1"
@@ -52,6 +54,17 @@ def test_out_of_the_box_statuses_in_one_pipeline(close):
     by_type = statuses(close)
     assert {s["label"] for s in by_type.values()} == {"Active", "Won", "Lost"}
     assert len({s["pipeline_id"] for s in by_type.values()}) == 1
+
+
+def test_changes_within_one_millisecond_still_print_in_order(close):
+    """Close prints milliseconds and the mock answers within one: with the clock held still, each
+    update of an opportunity still shows a later date_updated than the one before."""
+    state_of(close.application).store.pin_clock(datetime(2025, 1, 1, tzinfo=UTC))
+    stamps = [create(close, note="a")]
+    for note in ("b", "c"):
+        stamps.append(conforms(close.put(f"{API}/opportunity/{stamps[0]['id']}/", json={"note": note},
+                                         headers=CLOSE_AUTH), "updateOpportunity"))
+    assert stamps[0]["date_updated"] < stamps[1]["date_updated"] < stamps[2]["date_updated"]
 
 
 def test_create_then_read_list_update_delete(close):

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import re
+from datetime import UTC, datetime
 
 import pytest
 
@@ -149,6 +150,16 @@ def test_status_changes_stamp_gain_reopen_and_lost_dates(sprinthub):
     assert reopened["gain_date"] == won["gain_date"]  # history is kept
     lost = updated(sprinthub, opp["id"], status="lost")
     assert lost["lost_date"] == lost["last_status_change"] > reopened["reopen_date"]
+
+
+def test_changes_within_one_millisecond_still_print_in_order(sprinthub):
+    """The mock answers within a millisecond, and SprintHub prints milliseconds: with the clock held
+    still, a record's every change still shows a later updateDate and status date than the one before."""
+    state_of(sprinthub.application).store.pin_clock(datetime(2025, 1, 1, tzinfo=UTC))
+    opp = created(sprinthub)
+    won = updated(sprinthub, opp["id"], status="gain")
+    lost = updated(sprinthub, opp["id"], status="lost")
+    assert opp["updateDate"] < won["updateDate"] == won["gain_date"] < lost["updateDate"] == lost["lost_date"]
 
 
 def test_an_update_that_keeps_status_and_column_stamps_no_change(sprinthub):

@@ -224,9 +224,13 @@ class Store(abc.ABC):
     def _pinned_moment(self) -> datetime | None:
         return self._pinned
 
-    def now(self) -> datetime:
-        """The current time, strictly increasing per store (two writes never share a timestamp)."""
+    def now(self, after: datetime | None = None) -> datetime:
+        """The current time, strictly increasing per store (two writes never share a timestamp). With
+        `after`, no earlier than that either: vendors print milliseconds, and a record changed twice
+        within one must still show its second change after its first (so they pass its last one + 1 ms)."""
         wall = self._pinned_moment() or datetime.now(UTC)
+        if after is not None and after > wall:
+            wall = after
         micros = int(wall.timestamp() * 1_000_000)
         value = self._advance_clock(micros)
         return datetime(1970, 1, 1, tzinfo=UTC) + timedelta(microseconds=value)

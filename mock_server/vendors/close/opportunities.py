@@ -7,7 +7,7 @@ from datetime import datetime
 
 from mock_server.problems import Problem, not_found, validation_failed
 from mock_server.store import Query
-from mock_server.timefmt import parse_utc
+from mock_server.timefmt import just_after, parse_utc
 from mock_server.vendors.base import Call, Reply, operation
 from mock_server.vendors.close.errors import does_not_exist
 from mock_server.vendors.close.filters import filters, only_fields
@@ -114,7 +114,8 @@ class Opportunities:
             if current is not None:  # re-read inside the transaction: another worker may have written
                 current = self._opportunity(current["id"])
             found = self._resolve(data, current)
-            now = self.store.now()
+            # Close prints milliseconds: a second change within one still shows as later.
+            now = self.store.now(after=just_after(current["date_updated"]) if current else None)
             record = self._compose(data, current, found, actor, now)
             if current is None:
                 self.store.insert(self.collection("opportunities"), record["id"], record)

@@ -5,7 +5,7 @@ from __future__ import annotations
 from datetime import datetime
 
 from mock_server.problems import Problem, validation_failed
-from mock_server.timefmt import parse_utc
+from mock_server.timefmt import just_after, parse_utc
 from mock_server.vendors.base import Call, Reply, operation
 from mock_server.vendors.sprinthub.formats import js_datetime
 
@@ -108,7 +108,8 @@ class Opportunities:
             funnel = self._funnel(funnel_id)
             current = None if key is None else self._opportunity(key, funnel_id, instance)
             lead = self._check_references(data, funnel, actor_id)  # before minting: refusals use no ID
-            stamp = js_datetime(moment or self.store.now())
+            # SprintHub prints milliseconds: a second change within one still shows as later.
+            stamp = js_datetime(moment or self.store.now(after=just_after(current["updateDate"]) if current else None))
             record = dict(current) if current else self._new(funnel, instance, actor_id, stamp)
             record.update({k: data[k] for k in INPUT_FIELDS if k in data})
             if "expectedCloseDate" in data:
