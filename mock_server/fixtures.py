@@ -6,15 +6,16 @@ in-memory store through the same code that answers HTTP requests, and the record
 from __future__ import annotations
 
 from mock_server.spec import load_spec
-from mock_server.store import MemoryStore
+from mock_server.store.scratch import ScratchStore, collector_paused
 from mock_server.vendors import VENDOR_CLASSES, Vendor
 
 
 def build_world(vendor_name: str, count: int, seed: int, progress=None) -> Vendor:
     """A vendor's seeded world in a private in-memory store, built by the vendor's own code."""
-    vendor = VENDOR_CLASSES[vendor_name](load_spec(vendor_name), MemoryStore(), seed)
+    vendor = VENDOR_CLASSES[vendor_name](load_spec(vendor_name), ScratchStore(), seed)
     vendor.progress = progress or (lambda done, total: None)
-    vendor.seed_world(count)
+    with collector_paused():
+        vendor.seed_world(count)
     return vendor
 
 

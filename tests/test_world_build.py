@@ -8,16 +8,16 @@ import time
 
 import pytest
 
-from mock_server.serve.worlds import _collector_paused
 from mock_server.store import MemoryStore
 from mock_server.store.base import SeededWorld
+from mock_server.store.scratch import collector_paused
 
 
 def test_the_collector_is_off_while_worlds_are_built_and_back_on_after_even_when_one_fails():
     assert gc.isenabled()
-    with pytest.raises(RuntimeError), _collector_paused():
+    with pytest.raises(RuntimeError), collector_paused():
         assert not gc.isenabled()
-        with _collector_paused():  # a second namespace reset at the same time
+        with collector_paused():  # a second namespace reset at the same time
             assert not gc.isenabled()
         assert not gc.isenabled(), "the build that ended first turned the collector back on under the other"
         raise RuntimeError("a world file refused mid-build")

@@ -260,8 +260,7 @@ def fixtures(vendor, resource, count, seed, fmt, out, list_only):
     """Print realistic, schema-valid, seeded records, e.g. `crm-mock fixtures close opportunity --count 100`.
 
     RESOURCE `all` prints every resource of the vendor from one world, so references resolve."""
-    import json
-
+    import orjson
     from rich.progress import Progress
 
     from mock_server.fixtures import fixture_resources, generate
@@ -284,17 +283,17 @@ def fixtures(vendor, resource, count, seed, fmt, out, list_only):
     with Progress(console=Console(stderr=True), transient=True, disable=count < 5000) as bar:
         task = bar.add_task(f"{vendor} {resource}", total=count)
         records = generate(vendor, resource, count, seed, progress=lambda done, total: bar.update(task, completed=done))
+    # orjson: the stdlib's encoder was a fifth of `fixtures close all --count 100000`.
     if fmt == "json":
-        text = json.dumps(records if resource == "all" else records[resource], ensure_ascii=False, indent=2) + "\n"
+        data = orjson.dumps(records if resource == "all" else records[resource], option=orjson.OPT_INDENT_2) + b"\n"
     else:
-        text = "".join(
-            json.dumps({"resource": name, "record": r} if resource == "all" else r, ensure_ascii=False) + "\n"
-            for name, rows in records.items() for r in rows)
+        data = b"".join(orjson.dumps({"resource": name, "record": r} if resource == "all" else r) + b"\n"
+                        for name, rows in records.items() for r in rows)
     if out:
-        with open(out, "w", encoding="utf-8") as fh:
-            fh.write(text)
+        with open(out, "wb") as fh:
+            fh.write(data)
     else:
-        click.echo(text, nl=False)
+        click.echo(data, nl=False)
     made = len(records[resource]) if resource != "all" else count
     if made < count:  # a fixed part of the world (SprintHub's 15 leads): say so, and fail the command
         click.echo(f"crm-mock fixtures: {vendor}'s seeded world has {made} {resource} record(s), fewer than the "

@@ -5,18 +5,15 @@ write (`Store.load`, see serve/namespaces.py). Nothing served is touched while i
 """
 from __future__ import annotations
 
-import contextlib
-import gc
-import threading
-from collections.abc import Iterator, Sequence
+from collections.abc import Sequence
 from typing import cast
 
 from mock_server.settings import Settings
 from mock_server.spec import load_spec
 from mock_server.steering.overrides import OverrideBook
-from mock_server.store import MemoryStore
 from mock_server.store.base import SeededWorld
 from mock_server.store.namespaced import NamespacedStore
+from mock_server.store.scratch import ScratchStore, collector_paused
 from mock_server.vendors import VENDOR_CLASSES
 from mock_server.world_files import Item, check, read, write
 
@@ -32,10 +29,10 @@ def world_items(settings: Settings) -> list[Item]:
 
 def build_world(settings: Settings, count: int | None, items: Sequence[Item] = ()) -> SeededWorld:
     """The current namespace's world (`count` opportunities per vendor; --seed-data if None)."""
-    scratch = NamespacedStore(MemoryStore())
+    scratch = NamespacedStore(ScratchStore())
     twins = {name: VENDOR_CLASSES[name](load_spec(name), scratch, settings.seed, settings.keys.for_vendor(name),
                                         settings.reproducible_tokens) for name in served(settings)}
-    with _collector_paused():
+    with collector_paused():
         for twin in twins.values():
             twin.seed_world(settings.seed_data if count is None else count)
     if items:
@@ -43,33 +40,5 @@ def build_world(settings: Settings, count: int | None, items: Sequence[Item] = (
     scenario = OverrideBook(scratch, {name: set(twin.spec.by_id) for name, twin in twins.items()})
     for override in settings.scenario:
         scenario.add(override)
-    return cast(MemoryStore, scratch.inner).dump()
+    return cast(ScratchStore, scratch.inner).dump()
 
-
-_paused = 0  # builds running now (namespaces may be reset at once, each in its own thread)
-_was_enabled = False
-_pausing = threading.Lock()
-
-
-@contextlib.contextmanager
-def _collector_paused() -> Iterator[None]:
-    """Python's cyclic collector off while a world is made. A world is millions of new objects, and
-    the collector's passes over them were a tenth of seeding. A world's records hold no cycles, and
-    neither do requests (serve/server.py), so nothing is left for the collector meanwhile."""
-    global _paused, _was_enabled
-    with _pausing:
-        if _paused == 0:
-            _was_enabled = gc.isenabled()
-            gc.disable()
-        _paused += 1
-    try:
-        yield
-    finally:
-        with _pausing:
-            _paused -= 1
-            if _paused == 0 and _was_enabled:
-                # Out of the collector's way before it runs again: its first full pass over a new
-                # world of 100,000 opportunities held every request for 170 ms. Frozen objects are
-                # still freed when no longer referenced (a world loaded into a SQL store is dropped).
-                gc.freeze()
-                gc.enable()
