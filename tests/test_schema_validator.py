@@ -39,7 +39,8 @@ EDGES = [1.0, 0.0, -0.0, 1e18, 2.5, 2**31 - 1, 2**31, -(2**31), -(2**31) - 1, 2*
          2**70, True, False, None, "", "x", "1", "abc\n", "\ud800", "2024-01-31T10:00:00Z", "2024-01-31T10:00:00",
          "2024-13-01T00:00:00Z", "2024-01-31", "2024-02-30", "31/01/2024", "a@b.co", "not an email",
          "https://example.com/x", "example.com", "123e4567-e89b-12d3-a456-426614174000", "123e4567",
-         "oppo_x", "lead_" + "a" * 43, [], {}, [1], {"a": 1}]
+         "oppo_x", "lead_" + "a" * 43, "lead_" + "a" * 43 + "\n", "\u0662\u0660\u0662\u0664-01-31T10:00:00Z",
+         "active,won", "won,", [], {}, [1], {"a": 1}]
 # In place of each field of each example (the whole list made this sweep 5 s).
 SWEEP = [1.0, 2**31, -(2**31) - 1, 2**63, 2**70, True, None, "", "abc\n", "\ud800", "2024-13-01T00:00:00Z",
          "2024-01-31", "not an email", "example.com", "123e4567", [], {}]
