@@ -85,6 +85,30 @@ def test_a_broken_chunk_size_is_a_400_not_a_500(close_port):
     assert status == 400
 
 
+def test_a_client_that_hangs_up_mid_body_stores_nothing_and_gets_a_400_if_anything(close_port, request):
+    """Content-Length says 100 bytes, 18 arrive, then the client stops sending. gunicorn hands the
+    short body on: the vendor's 400. bjoern waits for the whole body and closes without an answer."""
+    def total() -> int:
+        status, listed = exchange(close_port, b"GET /api/v1/opportunity/?_limit=1 HTTP/1.1\r\nHost: x\r\n"
+                                              b"Connection: close\r\n" + AUTH + b"\r\n")
+        assert status == 200 and listed is not None
+        return listed["total_results"]
+
+    before = total()
+    with socket.create_connection(("127.0.0.1", close_port), timeout=10) as sock:
+        sock.sendall(post(b"/api/v1/opportunity/", b"Content-Length: 100\r\n", b'{"note": "cut short'))
+        sock.shutdown(socket.SHUT_WR)
+        answer = b""
+        while chunk := sock.recv(65536):
+            answer += chunk
+    if "bjoern" in request.node.callspec.id:
+        assert answer == b""
+    else:
+        head, _, body = answer.partition(b"\r\n\r\n")
+        assert head.startswith(b"HTTP/1.1 400") and "could not be read" in json.loads(body)["errors"][0]
+    assert total() == before
+
+
 def test_a_busy_port_is_one_line_and_exit_status_2():
     port = free_port()
     with socket.socket() as holder:
