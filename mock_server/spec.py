@@ -69,7 +69,7 @@ class SchemaValidator:
     to python-jsonschema, whose verdict and errors are the answer. jsonschema-rs is kept at least as
     strict: formats are python-jsonschema's own checks, int32/int64 become bounds, and instances
     holding a float (1.0 is an integer to jsonschema-rs, not to the vendors) or an integer past
-    int64 skip it. tests/test_validation_speedup.py compares the two over every schema of every spec."""
+    int64 skip it. tests/test_schema_validator.py compares the two over every schema of every spec."""
 
     __slots__ = ("python", "_fast", "schema")
 

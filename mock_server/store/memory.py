@@ -195,6 +195,7 @@ class MemoryStore(Store):
 
 
 RELEASE_IN_STEPS = 10_000  # records: a dropped collection larger than this is freed a slice at a time
+GRACE_S = 0.5  # before a dropped collection is emptied
 
 
 def _release(collections: list[dict | None]) -> None:
@@ -207,6 +208,8 @@ def _release(collections: list[dict | None]) -> None:
 
 
 def _empty_in_slices(collections: list[dict]) -> None:
+    # A lock-free `get` that took the old dict just before the drop still finds its record in it.
+    time.sleep(GRACE_S)
     while collections:
         rows = collections.pop()
         while rows:
