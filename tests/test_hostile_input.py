@@ -264,6 +264,15 @@ def test_close_confidence_is_a_percentage(close, confidence, status):
     assert response.status_code == status, response.get_json()
 
 
+@pytest.mark.parametrize("length", ["\u00b2", "\u0663", "1x", "-1", " 12", "99999999999999999999"])
+def test_a_content_length_that_is_no_plain_number_is_never_a_500(close, length):
+    """Servers usually refuse these first; one that passes them on must not make the mock fail
+    ("\u00b2".isdigit() is true, and int() refuses it)."""
+    response = close.post("/api/v1/opportunity/", data=b'{"note": "x"}', headers=CLOSE_AUTH,
+                          content_type="application/json", environ_overrides={"CONTENT_LENGTH": length})
+    assert response.status_code in (200, 400, 413), response.get_data()
+
+
 def test_close_value_formatted_never_shows_a_float(close):
     body = close.post("/api/v1/opportunity/", json={"value": 1}, headers=CLOSE_AUTH).get_json()
     assert body["value_formatted"] == "$0.01"

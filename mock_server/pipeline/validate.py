@@ -151,29 +151,27 @@ def read_body(request, op: Operation) -> bytes | MockError:
     that hung up mid-body) is the client's fault: a 400, never a 500."""
     if not op.has_body:
         return b""
-    environ = request.environ
-    length = environ.get("CONTENT_LENGTH")
-    limit = request.max_content_length
-    if length and length.isdigit() and "HTTP_TRANSFER_ENCODING" not in environ and (limit is None or int(length) <= limit):
-        # The common case read straight from the server's stream (werkzeug's wrapping of it was a
-        # tenth of a create); a body shorter than its Content-Length is a client that hung up.
-        try:
-            data = environ["wsgi.input"].read(int(length))
-        except Exception as error:  # noqa: BLE001 - servers raise their own parse errors here (gunicorn's)
-            return MockError(400, "malformed", f"The request body could not be read ({type(error).__name__}).")
-        if len(data) != int(length):
-            return MockError(400, "malformed", "The request body could not be read (ClientDisconnected).")
-        return data
+    environ, limit = request.environ, request.max_content_length
+    length = environ.get("CONTENT_LENGTH") or ""
+    # A plain Content-Length within the limit, not chunked: read straight from the server's stream
+    # (werkzeug's wrapping of it was a tenth of a create). isascii: "²".isdigit() is true too.
+    direct = length.isascii() and length.isdigit() and "HTTP_TRANSFER_ENCODING" not in environ \
+        and (limit is None or int(length) <= limit)
     try:
-        data = request.get_data(cache=False)
+        data = environ["wsgi.input"].read(int(length)) if direct else request.get_data(cache=False)
     except RequestEntityTooLarge:
         return too_large(request)
     except Exception as error:  # noqa: BLE001 - servers raise their own parse errors here (gunicorn's)
-        return MockError(400, "malformed", f"The request body could not be read ({type(error).__name__}).")
-    limit = request.max_content_length
-    if limit is not None and len(data) >= limit and request.content_length is None:
+        return unreadable(type(error).__name__)
+    if direct and len(data) != int(length):
+        return unreadable("ClientDisconnected")  # the client hung up mid-body
+    if not direct and limit is not None and len(data) >= limit and request.content_length is None:
         return too_large(request)  # werkzeug stops a chunked body at the limit without a word
     return data
+
+
+def unreadable(reason: str) -> MockError:
+    return MockError(400, "malformed", f"The request body could not be read ({reason}).")
 
 
 def too_large(request) -> MockError:
