@@ -9,13 +9,16 @@ from mock_server.problems import Problem, validation_failed
 INVALID = "Must be a valid ISO 8601 date-time."
 
 
+def _as_utc(text: str) -> datetime:
+    """ISO 8601 text as an aware UTC datetime (no zone means UTC); ValueError or OverflowError if impossible."""
+    moment = datetime.fromisoformat(text.replace("Z", "+00:00").replace("z", "+00:00"))
+    return moment.replace(tzinfo=UTC) if moment.tzinfo is None else moment.astimezone(UTC)
+
+
 def parse_utc(text: str, field: str) -> datetime:
     """`text` as an aware UTC datetime (no zone means UTC); a 400 naming `field` when impossible."""
     try:
-        moment = datetime.fromisoformat(text.replace("Z", "+00:00").replace("z", "+00:00"))
-        if moment.tzinfo is None:
-            return moment.replace(tzinfo=UTC)
-        return moment.astimezone(UTC)
+        return _as_utc(text)
     except (ValueError, OverflowError):
         raise validation_failed([Problem(field, "format", INVALID, text)]) from None
 
@@ -24,8 +27,7 @@ def just_after(stamp) -> datetime | None:
     """1 ms after `stamp` (a record's last change as the vendor printed it), so its next change prints
     as later; None when `stamp` is no time (a loaded world may hold anything) or the last one there is."""
     try:
-        moment = datetime.fromisoformat(stamp.replace("Z", "+00:00"))
-        return (moment if moment.tzinfo else moment.replace(tzinfo=UTC)) + timedelta(milliseconds=1)
+        return _as_utc(stamp) + timedelta(milliseconds=1)
     except (AttributeError, TypeError, ValueError, OverflowError):
         return None
 

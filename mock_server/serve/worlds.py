@@ -41,4 +41,3 @@ def build_world(settings: Settings, count: int | None, items: Sequence[Item] = (
     for override in settings.scenario:
         scenario.add(override)
     return cast(ScratchStore, scratch.inner).dump()
-

@@ -277,10 +277,10 @@ class SqlStore(Store):
         a filtered page of 100,000 records then costs what it finds, not a scan."""
         return self._index_for((name,))
 
-    def _shape_indexed(self, where: list, order_by: list) -> tuple[str, ...]:
-        """The fields of one index over a filter that names several fields: its `eq` fields, then its
-        first ranged field, else the field it is ordered by (Close's status + lead + a date range,
-        newest first). Made the first time such a filter comes; () when one field's index will do.
+    def _shape_indexed(self, where: list, order_by: list) -> None:
+        """One index over a filter that names several fields: its `eq` fields, then its first ranged
+        field, else the field it is ordered by (Close's status + lead + a date range, newest first).
+        Made the first time such a filter comes; none when one field's index will do.
 
         One field's index finds the lead's opportunities, but at 100,000 stored a lead has a hundred,
         and each was read and its JSON parsed to test the status and the date (SQLite's json_extract
@@ -289,7 +289,8 @@ class SqlStore(Store):
         ranged = [n for n, op, _ in where if op in ("gt", "gte", "lt", "lte") and isinstance(n, str)]
         tail = ranged[0] if ranged else order_by[0][0] if order_by else None
         fields = (*equal, tail) if tail is not None and tail not in equal else tuple(equal)
-        return fields if len(fields) > 1 and self._index_for(fields) else ()
+        if len(fields) > 1:
+            self._index_for(fields)
 
     def _index_for(self, fields: tuple[str, ...]) -> bool:
         # The specs bound which fields a filter can name; MAX_INDEXES bounds it again (past it,
