@@ -1,22 +1,27 @@
 """`crm-mock fixtures`: realistic, seeded, schema-valid records for other teams' tests.
 
-Fixtures are not a second copy of the vendor rules: a vendor builds its world in a private
-in-memory store through the same code that answers HTTP requests, and the records are read back.
+Fixtures are not a second copy of the vendor rules: the world is the one `crm-mock serve --vendor
+VENDOR --seed-data COUNT --seed SEED` serves, made by the same code that answers HTTP requests (or
+read from the world cache, where that code kept it), and the records are read back.
 """
 from __future__ import annotations
 
+from mock_server.serve.worlds import build_world as serve_world
+from mock_server.settings import Settings
 from mock_server.spec import load_spec
-from mock_server.store.scratch import ScratchStore, collector_paused
+from mock_server.store.namespaced import NamespacedStore
+from mock_server.store.scratch import ScratchStore
 from mock_server.vendors import VENDOR_CLASSES, Vendor
+from mock_server.world_cache import WorldCache, cache_directory
 
 
 def build_world(vendor_name: str, count: int, seed: int, progress=None) -> Vendor:
-    """A vendor's seeded world in a private in-memory store, built by the vendor's own code."""
-    vendor = VENDOR_CLASSES[vendor_name](load_spec(vendor_name), ScratchStore(), seed)
-    vendor.progress = progress or (lambda done, total: None)
-    with collector_paused():
-        vendor.seed_world(count)
-    return vendor
+    """A vendor's seeded world in a private in-memory store, and the vendor reading it."""
+    settings = Settings(vendor=vendor_name, seed=seed)
+    world = serve_world(settings, count, cache=WorldCache(cache_directory(settings.world_cache)), progress=progress)
+    store = NamespacedStore(ScratchStore())
+    store.inner.load(world)
+    return VENDOR_CLASSES[vendor_name](load_spec(vendor_name), store, seed)
 
 
 def fixture_resources(vendor_name: str) -> dict[str, tuple[str, str]]:

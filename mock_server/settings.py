@@ -29,6 +29,9 @@ class Settings:
     load: tuple[str, ...] = ()  # world files (`[VENDOR:]PATH`) loaded into every seeded world (--load)
     max_body_bytes: int = MAX_BODY_BYTES
     namespace_ttl: float | None = 3600.0  # seconds a namespace may stay idle before it is dropped; None: never
+    # Where seeded worlds are kept for the next start: "auto" (CRM_MOCK_WORLD_CACHE, else
+    # ~/.cache/crm-mock/worlds), a directory, or "off" (made at every start; kept in memory for resets).
+    world_cache: str = "auto"
 
     def __post_init__(self) -> None:
         if not isinstance(self.keys, Keys):  # a path or a parsed mapping

@@ -1,14 +1,24 @@
 """Shared fixtures: every vendor test runs against every store (memory, SQLite, PostgreSQL)."""
 from __future__ import annotations
 
+import atexit
 import base64
 import contextlib
+import os
+import shutil
+import tempfile
 import threading
 
 import pytest
 from werkzeug.serving import WSGIRequestHandler, make_server
 
 from mock_server import create_app, load_spec
+
+# Worlds the suite makes (and the servers it starts) are kept in a directory of its own, never in
+# ~/.cache: no test depends on what an earlier run left there.
+_WORLDS = tempfile.mkdtemp(prefix="crm-mock-test-worlds-")
+os.environ["CRM_MOCK_WORLD_CACHE"] = _WORLDS
+atexit.register(shutil.rmtree, _WORLDS, ignore_errors=True)
 
 
 def basic(username: str, password: str = "") -> dict:

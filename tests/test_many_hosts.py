@@ -4,7 +4,9 @@ from __future__ import annotations
 
 import base64
 import collections
+import http.client
 import itertools
+import json
 from concurrent.futures import ThreadPoolExecutor
 
 import requests
@@ -28,19 +30,27 @@ def test_two_servers_on_one_database_act_as_one_mock(postgres_url):
 
         def client(number: int) -> list[str]:
             """Creates on one server and moves on the other, alternating; each pair under its own key
-            (the 3/m limit is per credential, and is checked on its own below)."""
+            (the 3/m limit is per credential, and is checked on its own below). http.client, not
+            requests: 8,000 calls, and requests' own work was a quarter of this test's time."""
             made = []
-            with requests.Session() as session:
-                for n in range(EACH):
-                    create_on, move_on = (one, two) if (number + n) % 2 else (two, one)
-                    key = auth(f"load-{number}-{n}")
-                    created = session.post(create_on + OPPORTUNITIES, json={"value": n, "note": f"{number}/{n}"},
-                                           headers=key, timeout=30)
-                    assert created.status_code == 200, created.text
-                    moved = session.put(f"{move_on}{OPPORTUNITIES}{created.json()['id']}/", json={"status_id": won},
-                                        headers=key, timeout=30)
-                    assert moved.status_code == 200 and moved.json()["status_type"] == "won", moved.text
-                    made.append(created.json()["id"])
+            connections = {url: http.client.HTTPConnection(*url[len("http://"):].split(":"), timeout=30)
+                           for url in (one, two)}
+
+            def call(url: str, method: str, path: str, body: dict, key: dict) -> tuple[int, dict]:
+                connections[url].request(method, path, json.dumps(body), {**key, "Content-Type": "application/json"})
+                answer = connections[url].getresponse()
+                return answer.status, json.loads(answer.read())
+
+            for n in range(EACH):
+                create_on, move_on = (one, two) if (number + n) % 2 else (two, one)
+                key = auth(f"load-{number}-{n}")
+                status, created = call(create_on, "POST", OPPORTUNITIES, {"value": n, "note": f"{number}/{n}"}, key)
+                assert status == 200, created
+                status, moved = call(move_on, "PUT", f"{OPPORTUNITIES}{created['id']}/", {"status_id": won}, key)
+                assert status == 200 and moved["status_type"] == "won", moved
+                made.append(created["id"])
+            for connection in connections.values():
+                connection.close()
             return made
 
         with ThreadPoolExecutor(CLIENTS) as pool:

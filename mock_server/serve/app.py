@@ -34,6 +34,7 @@ from mock_server.store import open_store
 from mock_server.store.base import SeededWorld
 from mock_server.store.namespaced import ENVIRON_KEY, NamespacedStore
 from mock_server.vendors import VENDOR_CLASSES, VENDORS
+from mock_server.world_cache import WorldCache, cache_directory
 
 
 def create_app(settings: Settings | str | None = None, /, *,
@@ -83,8 +84,10 @@ def _build_state(settings: Settings, request_stages, response_stages) -> MockSta
 
     items = world_items(settings)  # read once; checked against each world as it is built
 
+    cache = WorldCache(cache_directory(settings.world_cache))
+
     def build(count: int | None) -> SeededWorld:
-        return build_world(settings, count, items)
+        return build_world(settings, count, items, cache)
 
     def loaded() -> None:
         for vendor in vendors.values():

@@ -1,0 +1,226 @@
+"""Seeded worlds kept so that the same world is made once: in memory for the next reset, on disk
+for the next start (and the next `crm-mock fixtures`).
+
+A seeded world is a pure function of the code, the specs and a few settings: seeding draws from
+`--seed` and pins the clock (vendors' `seed_world`), so the same inputs give the same bytes, in
+any namespace once the namespace prefix is taken off (tests/test_world_cache.py checks both).
+Making 100,000 opportunities is ~6 s of the vendors' own rules; reading them back is under 1 s.
+
+The format is marshal (the stdlib's fastest reader of plain dicts, lists and strings; pickle and
+orjson measured slower, bench/PROFILE.md step 19) in small length-prefixed chunks rather than one
+object: a chunk is read in a few milliseconds and the interpreter hands other threads a turn
+between two, so reading a large world during a reset never holds up other requests for long (one
+`marshal.loads` of the whole world held the GIL for 0.85 s). Files are named by the key and
+written atomically; a file that cannot be read is a miss and is made again. Marshal's format
+belongs to the Python version, which is part of every key.
+"""
+from __future__ import annotations
+
+import collections
+import contextlib
+import hashlib
+import logging
+import marshal
+import os
+import tempfile
+import threading
+import time
+from collections.abc import Callable, Iterator
+from pathlib import Path
+
+from mock_server.store.base import SeededWorld
+
+FORMAT = "crm-mock world 1"
+CHUNK = 2000  # records per chunk: a few milliseconds to read or write one
+MEMORY_BYTES = 64 << 20  # worlds kept in memory, at most (a 1,000-opportunity world is ~1 MB)
+DISK_AFTER_S = 0.5  # a world that took this long to make is written to disk (smaller ones: memory only)
+DISK_KEEP = 8  # world files kept on disk, the most recently used
+SUFFIX = ".world"
+log = logging.getLogger("crm_mock.server")
+
+
+def cache_directory(setting: str) -> Path | None:
+    """`--world-cache`: a directory, `off` (None), or `auto`: `CRM_MOCK_WORLD_CACHE` (a directory or
+    `off`), else `$XDG_CACHE_HOME/crm-mock/worlds` (`~/.cache/crm-mock/worlds`), where pip and
+    pre-commit keep theirs."""
+    if setting == "auto":
+        setting = os.environ.get("CRM_MOCK_WORLD_CACHE", "")
+        if not setting:
+            return Path(os.environ.get("XDG_CACHE_HOME") or Path.home() / ".cache") / "crm-mock" / "worlds"
+    return None if setting.strip().lower() == "off" else Path(setting)
+
+
+class WorldCache:
+    """Worlds by key: `world(key, prefix, make)` returns the kept world, or makes, keeps and returns it."""
+
+    def __init__(self, directory: Path | None = None, memory_bytes: int = MEMORY_BYTES) -> None:
+        self.directory = directory
+        self.memory_bytes = memory_bytes
+        self._memory: collections.OrderedDict[str, list[bytes]] = collections.OrderedDict()
+        self._lock = threading.Lock()
+        self.last = "none"  # how the last world came: "memory", "disk" or "made" (start-up log, tests)
+
+    def world(self, key: str, prefix: str, make: Callable[[], SeededWorld], to_disk: bool = True) -> SeededWorld:
+        """The world of `key` with `prefix` (the namespace's "name/") on every name. `to_disk`
+        False keeps it in memory only (a world made from a keys file or world files: nothing of
+        a user's own is copied into a cache directory)."""
+        chunks = self._from_memory(key)
+        if chunks is not None:
+            self.last = "memory"
+            return _world(iter(chunks), prefix)
+        started = time.perf_counter()
+        if to_disk and self.directory is not None:
+            world = self._from_disk(key, prefix)
+            if world is not None:
+                self.last = "disk"
+                log.info("world read from %s in %.1f s", self._path(key), time.perf_counter() - started)
+                return world
+        world = make()
+        took = time.perf_counter() - started
+        self.last = "made"
+        chunks = _chunks(world, prefix)
+        if chunks is None:  # a name outside the namespace: nothing to share between namespaces
+            return world
+        if to_disk and self.directory is not None and took >= DISK_AFTER_S:
+            self._to_disk(key, chunks)
+            log.info("world made in %.1f s and kept in %s for the next start", took, self._path(key))
+        self._to_memory(key, chunks)
+        return world
+
+    # -- memory ---------------------------------------------------------------------------------------
+    def _from_memory(self, key: str) -> list[bytes] | None:
+        with self._lock:
+            chunks = self._memory.get(key)
+            if chunks is not None:
+                self._memory.move_to_end(key)
+            return chunks
+
+    def _to_memory(self, key: str, chunks: list[bytes]) -> None:
+        size = sum(map(len, chunks))
+        if size > self.memory_bytes:
+            return
+        with self._lock:
+            self._memory[key] = chunks
+            while sum(len(c) for kept in self._memory.values() for c in kept) > self.memory_bytes:
+                self._memory.popitem(last=False)
+
+    # -- disk -----------------------------------------------------------------------------------------
+    def _path(self, key: str) -> Path:
+        assert self.directory is not None
+        return self.directory / (key + SUFFIX)
+
+    def _from_disk(self, key: str, prefix: str) -> SeededWorld | None:
+        path = self._path(key)
+        try:
+            with path.open("rb") as fh:
+                chunks = _read(fh)
+                if marshal.loads(next(chunks, b"N")) != (FORMAT, key):
+                    raise ValueError("not this world")
+                world = _world(chunks, prefix)
+            os.utime(path)  # most recently used: the last to be pruned
+            return world
+        except FileNotFoundError:
+            return None
+        except (OSError, EOFError, ValueError, TypeError, KeyError):
+            with contextlib.suppress(OSError):  # truncated or foreign: made again, and replaced
+                path.unlink()
+            return None
+
+    def _to_disk(self, key: str, chunks: list[bytes]) -> None:
+        """Written to a temporary file and renamed: a reader never sees half a world, and two
+        processes writing the same world at once both leave a whole one. A full or read-only disk
+        only costs the next start its speed."""
+        assert self.directory is not None
+        try:
+            self.directory.mkdir(parents=True, exist_ok=True)
+            fd, temporary = tempfile.mkstemp(dir=self.directory, suffix=".partial")
+            try:
+                with os.fdopen(fd, "wb") as fh:
+                    for chunk in [marshal.dumps((FORMAT, key)), *chunks]:
+                        fh.write(len(chunk).to_bytes(4, "little"))
+                        fh.write(chunk)
+                os.replace(temporary, self._path(key))
+            except BaseException:
+                with contextlib.suppress(OSError):
+                    os.unlink(temporary)
+                raise
+            self._prune()
+        except OSError:
+            pass
+
+    def _prune(self) -> None:
+        assert self.directory is not None
+        kept = sorted(self.directory.glob("*" + SUFFIX), key=lambda p: p.stat().st_mtime, reverse=True)
+        for old in kept[DISK_KEEP:]:
+            with contextlib.suppress(OSError):
+                old.unlink()
+
+
+def _chunks(world: SeededWorld, prefix: str) -> list[bytes] | None:
+    """The world without its namespace prefix, as marshal chunks; None if a name lacks the prefix."""
+    names = list(world.collections) + list(world.counters)
+    if not all(name.startswith(prefix) for name in names):
+        return None
+    cut = len(prefix)
+    chunks = []
+    for name, rows in world.collections.items():
+        keys, records = list(rows), list(rows.values())
+        for start in range(0, max(len(keys), 1), CHUNK):
+            chunks.append(marshal.dumps(("c", name[cut:], keys[start:start + CHUNK], records[start:start + CHUNK])))
+    chunks.append(marshal.dumps(("n", {name[cut:]: value for name, value in world.counters.items()})))
+    return chunks
+
+
+def _read(fh) -> Iterator[bytes]:
+    """The chunks of a file, each read whole first (marshal.load on a file reads an object's
+    pieces one small read at a time: 12 s for a world marshal.loads reads in under 1 s)."""
+    while True:
+        size = fh.read(4)
+        if not size:
+            return
+        chunk = fh.read(int.from_bytes(size, "little"))
+        if len(size) < 4 or len(chunk) < int.from_bytes(size, "little"):
+            raise EOFError("a world file cut short")
+        yield chunk
+
+
+def _world(chunks: Iterator[bytes], prefix: str) -> SeededWorld:
+    collections_: dict[str, dict] = {}
+    counters: dict[str, int] | None = None
+    for chunk in chunks:
+        item = marshal.loads(chunk)
+        if item[0] == "c":
+            _, name, keys, records = item
+            rows = collections_.setdefault(prefix + name, {})
+            rows.update(zip(keys, records, strict=True))
+        elif item[0] == "n":
+            counters = {prefix + name: value for name, value in item[1].items()}
+    if counters is None:
+        raise ValueError("a world without its counters (a file cut short)")
+    return SeededWorld(collections_, counters)
+
+
+def fingerprint(*parts: object) -> str:
+    """A key from everything a world depends on: the code and specs (`code_digest`), and `parts`."""
+    return hashlib.sha256(repr((FORMAT, *parts)).encode()).hexdigest()[:32]
+
+
+_code_digest: str | None = None
+
+
+def code_digest() -> str:
+    """The package's source, its specs, the Python version (marshal's format, `random`) and Faker's
+    version (its names and addresses): a change to any of them makes every world anew."""
+    global _code_digest
+    if _code_digest is None:
+        import sys
+        from importlib.metadata import version
+
+        from mock_server.spec import SPECS_DIR
+
+        digest = hashlib.sha256(f"{sys.version}\0{version('faker')}".encode())
+        package = Path(__file__).resolve().parent
+        for path in sorted([*package.rglob("*.py"), *SPECS_DIR.glob("*.yaml")]):
+            digest.update(path.name.encode() + b"\0" + path.read_bytes())
+        _code_digest = digest.hexdigest()
+    return _code_digest
