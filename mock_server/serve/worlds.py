@@ -34,17 +34,20 @@ def build_world(settings: Settings, count: int | None, items: Sequence[Item] = (
     Its seeded part comes from `cache` when that holds it (made before by this same code); the
     scenario's overrides are added every time, since each gets a new id and version."""
     count = settings.seed_data if count is None else count
-    if cache is None:
-        world = _seeded(settings, count, items, progress)
-    else:
-        # Everything _seeded reads from settings, and the code (code_digest) that reads it.
-        key = fingerprint(code_digest(), served(settings), settings.seed, count, repr(settings.keys),
-                          settings.reproducible_tokens, repr(list(items)))
-        # Worlds made from a keys file or world files stay in memory: a user's own users and
-        # records are not copied into a cache directory.
-        world = cache.world(key, CURRENT.get() + "/", lambda: _seeded(settings, count, items, progress),
-                            to_disk=not settings.keys and not items)
-    return _with_scenario(settings, world) if settings.scenario else world
+    # The collector paused whether the world is made or read back: either is millions of new objects
+    # (reading one back with it running, a full pass held a reset's other requests for 118 ms).
+    with collector_paused():
+        if cache is None:
+            world = _seeded(settings, count, items, progress)
+        else:
+            # Everything _seeded reads from settings, and the code (code_digest) that reads it.
+            key = fingerprint(code_digest(), served(settings), settings.seed, count, repr(settings.keys),
+                              settings.reproducible_tokens, repr(list(items)))
+            # Worlds made from a keys file or world files stay in memory: a user's own users and
+            # records are not copied into a cache directory.
+            world = cache.world(key, CURRENT.get() + "/", lambda: _seeded(settings, count, items, progress),
+                                to_disk=not settings.keys and not items)
+        return _with_scenario(settings, world) if settings.scenario else world
 
 
 def _seeded(settings: Settings, count: int, items: Sequence[Item], progress=None) -> SeededWorld:
@@ -55,9 +58,8 @@ def _seeded(settings: Settings, count: int, items: Sequence[Item], progress=None
     if progress is not None:
         for twin in twins.values():
             twin.progress = progress
-    with collector_paused():
-        for twin in twins.values():
-            twin.seed_world(count)
+    for twin in twins.values():
+        twin.seed_world(count)
     if items:
         write(check(list(items), twins))
     return cast(ScratchStore, scratch.inner).dump()
