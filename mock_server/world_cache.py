@@ -46,7 +46,10 @@ def cache_directory(setting: str) -> Path | None:
     if setting == "auto":
         setting = os.environ.get("CRM_MOCK_WORLD_CACHE", "")
         if not setting:
-            return Path(os.environ.get("XDG_CACHE_HOME") or Path.home() / ".cache") / "crm-mock" / "worlds"
+            try:
+                return Path(os.environ.get("XDG_CACHE_HOME") or Path.home() / ".cache") / "crm-mock" / "worlds"
+            except RuntimeError:  # no home directory (a bare container user): worlds are made every time
+                return None
     return None if setting.strip().lower() == "off" else Path(setting)
 
 
