@@ -22,6 +22,7 @@ import hashlib
 import logging
 import marshal
 import os
+import re
 import tempfile
 import threading
 import time
@@ -33,9 +34,13 @@ from mock_server.store.base import SeededWorld
 FORMAT = "crm-mock world 1"
 CHUNK = 2000  # records per chunk: a few milliseconds to read or write one
 MEMORY_BYTES = 64 << 20  # worlds kept in memory, at most (a 1,000-opportunity world is ~1 MB)
+MIN_RECORD_BYTES = 200  # a record takes at least this in marshal (Close's: ~480)
 DISK_AFTER_S = 0.5  # a world that took this long to make is written to disk (smaller ones: memory only)
-DISK_KEEP = 8  # world files kept on disk, the most recently used
+DISK_KEEP = 8  # world files kept on disk, the most recently used ...
+DISK_BYTES = 2 << 30  # ... and at most this many bytes of them
 SUFFIX = ".world"
+NAME = re.compile(r"[0-9a-f]{32}\.world")  # only files named so are ever pruned from a directory
+STALE_PARTIAL_S = 3600.0  # a half-written file this old was left by a writer that died
 log = logging.getLogger("crm_mock.server")
 
 
@@ -81,11 +86,14 @@ class WorldCache:
         world = make()
         took = time.perf_counter() - started
         self.last = "made"
+        disk = to_disk and self.directory is not None and took >= DISK_AFTER_S
+        records = sum(len(rows) for rows in world.collections.values())
+        if not disk and records * MIN_RECORD_BYTES > self.memory_bytes:
+            return world  # too large to keep in memory, and not for the disk: not worth serializing
         chunks = _chunks(world, prefix)
         if chunks is None:  # a name outside the namespace: nothing to share between namespaces
             return world
-        if to_disk and self.directory is not None and took >= DISK_AFTER_S:
-            self._to_disk(key, chunks)
+        if disk and self._to_disk(key, chunks):
             log.info("world made in %.1f s and kept in %s for the next start", took, self._path(key))
         self._to_memory(key, chunks)
         return world
@@ -116,30 +124,28 @@ class WorldCache:
         path = self._path(key)
         try:
             with path.open("rb") as fh:
-                chunks = _read(fh)
-                if marshal.loads(next(chunks, b"N")) != (FORMAT, key):
-                    raise ValueError("not this world")
-                world = _world(chunks, prefix)
-            os.utime(path)  # most recently used: the last to be pruned
-            return world
-        except FileNotFoundError:
+                world = _checked_world(_read(fh), key, prefix)
+        except OSError:  # absent, or unreadable here (permissions): made instead, the file left alone
             return None
-        except (OSError, EOFError, ValueError, TypeError, KeyError):
-            with contextlib.suppress(OSError):  # truncated or foreign: made again, and replaced
+        except Exception:  # noqa: BLE001 - cut short, damaged or foreign: made again, and replaced
+            with contextlib.suppress(OSError):
                 path.unlink()
             return None
+        with contextlib.suppress(OSError):  # a read-only cache still serves its worlds
+            os.utime(path)  # most recently used: the last to be pruned
+        return world
 
-    def _to_disk(self, key: str, chunks: list[bytes]) -> None:
+    def _to_disk(self, key: str, chunks: list[bytes]) -> bool:
         """Written to a temporary file and renamed: a reader never sees half a world, and two
         processes writing the same world at once both leave a whole one. A full or read-only disk
-        only costs the next start its speed."""
+        only costs the next start its speed. True if the world is on disk."""
         assert self.directory is not None
         try:
             self.directory.mkdir(parents=True, exist_ok=True)
             fd, temporary = tempfile.mkstemp(dir=self.directory, suffix=".partial")
             try:
                 with os.fdopen(fd, "wb") as fh:
-                    for chunk in [marshal.dumps((FORMAT, key)), *chunks]:
+                    for chunk in [marshal.dumps((FORMAT, key, _digest(chunks))), *chunks]:
                         fh.write(len(chunk).to_bytes(4, "little"))
                         fh.write(chunk)
                 os.replace(temporary, self._path(key))
@@ -148,15 +154,27 @@ class WorldCache:
                     os.unlink(temporary)
                 raise
             self._prune()
+            return True
         except OSError:
-            pass
+            return False
 
     def _prune(self) -> None:
+        """Only what this cache writes is ever removed: files named like a world, beyond the newest
+        DISK_KEEP or DISK_BYTES, and half-written files a dead writer left."""
         assert self.directory is not None
-        kept = sorted(self.directory.glob("*" + SUFFIX), key=lambda p: p.stat().st_mtime, reverse=True)
-        for old in kept[DISK_KEEP:]:
+        now, worlds = time.time(), []
+        for path in self.directory.iterdir():
             with contextlib.suppress(OSError):
-                old.unlink()
+                if NAME.fullmatch(path.name):
+                    worlds.append((path.stat().st_mtime, path.stat().st_size, path))
+                elif path.suffix == ".partial" and now - path.stat().st_mtime > STALE_PARTIAL_S:
+                    path.unlink()
+        total = 0
+        for kept, (_mtime, size, path) in enumerate(sorted(worlds, reverse=True)):
+            total += size
+            if kept >= DISK_KEEP or total > DISK_BYTES:
+                with contextlib.suppress(OSError):
+                    path.unlink()
 
 
 def _chunks(world: SeededWorld, prefix: str) -> list[bytes] | None:
@@ -187,6 +205,26 @@ def _read(fh) -> Iterator[bytes]:
         yield chunk
 
 
+def _digest(chunks) -> str:
+    digest = hashlib.blake2b(digest_size=16)
+    for chunk in chunks:
+        digest.update(chunk)
+    return digest.hexdigest()
+
+
+def _checked_world(chunks: Iterator[bytes], key: str, prefix: str) -> SeededWorld:
+    """A file's world, if its header names `key` and its chunks are the ones written (a flipped
+    byte inside a string would otherwise be served as a slightly different world)."""
+    header = marshal.loads(next(chunks))
+    if not (isinstance(header, tuple) and len(header) == 3 and header[:2] == (FORMAT, key)):
+        raise ValueError("not this world")
+    digest = hashlib.blake2b(digest_size=16)
+    world = _world((digest.update(chunk) or chunk for chunk in chunks), prefix)
+    if digest.hexdigest() != header[2]:
+        raise ValueError("a world file whose contents changed")
+    return world
+
+
 def _world(chunks: Iterator[bytes], prefix: str) -> SeededWorld:
     collections_: dict[str, dict] = {}
     counters: dict[str, int] | None = None
@@ -212,8 +250,9 @@ _code_digest: str | None = None
 
 
 def code_digest() -> str:
-    """The package's source, its specs, the Python version (marshal's format, `random`) and Faker's
-    version (its names and addresses): a change to any of them makes every world anew."""
+    """The package's source and version (the version too: an install may ship no .py files), its
+    specs, the versions of Python (marshal's format, `random`), Faker (its names and addresses) and
+    PyYAML (the spec examples copied into worlds): a change to any of them makes every world anew."""
     global _code_digest
     if _code_digest is None:
         import sys
@@ -221,7 +260,8 @@ def code_digest() -> str:
 
         from mock_server.spec import SPECS_DIR
 
-        digest = hashlib.sha256(f"{sys.version}\0{version('faker')}".encode())
+        versions = "\0".join([sys.version, *(version(name) for name in ("crm-mock", "faker", "pyyaml"))])
+        digest = hashlib.sha256(versions.encode())
         package = Path(__file__).resolve().parent
         for path in sorted([*package.rglob("*.py"), *SPECS_DIR.glob("*.yaml")]):
             digest.update(path.name.encode() + b"\0" + path.read_bytes())
