@@ -291,7 +291,7 @@ def fixtures(vendor, resource, count, seed, fmt, out, list_only):
         task = bar.add_task(f"{vendor} {resource}", total=count)
         records = generate(vendor, resource, count, seed, progress=lambda done, total: bar.update(task, completed=done))
     # orjson: the stdlib's encoder was a fifth of `fixtures close all --count 100000`.
-    with open(out, "wb") if out else contextlib.nullcontext(click.get_binary_stream("stdout")) as fh:
+    with open(out, "wb") if out else contextlib.nullcontext(sys.stdout.buffer) as fh:
         if fmt == "json":
             fh.write(orjson.dumps(records if resource == "all" else records[resource], option=orjson.OPT_INDENT_2) + b"\n")
         else:  # written 5,000 lines at a time: the whole output at once doubled the command's memory
