@@ -6,22 +6,25 @@ A seeded world is a pure function of the code, the specs and a few settings: see
 any namespace once the namespace prefix is taken off (tests/test_world_cache.py checks both).
 Making 100,000 opportunities is ~6 s of the vendors' own rules; reading them back is under 1 s.
 
-The format is marshal (the stdlib's fastest reader of plain dicts, lists and strings; pickle and
-orjson measured slower, bench/PROFILE.md step 19) in small length-prefixed chunks rather than one
-object: a chunk is read in a few milliseconds and the interpreter hands other threads a turn
-between two, so reading a large world during a reset never holds up other requests for long (one
-`marshal.loads` of the whole world held the GIL for 0.85 s). Files are named by the key and
-written atomically; a file that cannot be read is a miss and is made again. Marshal's format
-belongs to the Python version, which is part of every key.
+The format is pickle (protocol 5; read as fast as marshal, and unlike marshal it keeps what the
+world's records share across chunks, see _chunks; orjson read 3× slower, bench/PROFILE.md step 19)
+in small length-prefixed chunks rather than one object: a chunk is read in a few milliseconds and
+the interpreter hands other threads a turn between two, so reading a large world during a reset
+never holds up other requests for long (one `marshal.loads` of the whole world held the GIL for
+0.85 s). Unpickling refuses every class and function (_Unpickler), so a file can hold only data.
+Files are named by the key, carry a digest of their chunks and are written atomically; a file that
+cannot be read is a miss and is made again.
 """
 from __future__ import annotations
 
 import collections
 import contextlib
 import hashlib
+import io
 import logging
 import marshal
 import os
+import pickle
 import re
 import tempfile
 import threading
@@ -31,10 +34,11 @@ from pathlib import Path
 
 from mock_server.store.base import SeededWorld
 
-FORMAT = "crm-mock world 1"
+FORMAT = "crm-mock world 2"
 CHUNK = 2000  # records per chunk: a few milliseconds to read or write one
+SEGMENTS = 8  # independent pickle streams a world is written as (see _chunks)
 MEMORY_BYTES = 64 << 20  # worlds kept in memory, at most (a 1,000-opportunity world is ~1 MB)
-MIN_RECORD_BYTES = 200  # a record takes at least this in marshal (Close's: ~480)
+MIN_RECORD_BYTES = 200  # a record takes at least this pickled (Close's: ~480)
 DISK_AFTER_S = 0.5  # a world that took this long to make is written to disk (smaller ones: memory only)
 DISK_KEEP = 8  # world files kept on disk, the most recently used ...
 DISK_BYTES = 2 << 30  # ... and at most this many bytes of them
@@ -178,23 +182,46 @@ class WorldCache:
 
 
 def _chunks(world: SeededWorld, prefix: str) -> list[bytes] | None:
-    """The world without its namespace prefix, as marshal chunks; None if a name lacks the prefix."""
+    """The world without its namespace prefix, as chunks of SEGMENTS pickle streams (an empty chunk
+    starts the next); None if a name lacks the prefix. Within a stream an object the world shares
+    (a lead's name in its opportunities, a date in a record and its status change) is written once
+    and read back shared: chunks pickled or marshalled apart read back 30% larger. A stream holds
+    the same slice of every collection, where seeding made the records that share: one stream for
+    the whole world read back no smaller, and its pickler's memo grew past a million objects (each
+    doubling held the interpreter 50 ms and more during a reset)."""
     names = list(world.collections) + list(world.counters)
     if not all(name.startswith(prefix) for name in names):
         return None
     cut = len(prefix)
-    chunks = []
-    for name, rows in world.collections.items():
-        keys, records = list(rows), list(rows.values())
-        for start in range(0, max(len(keys), 1), CHUNK):
-            chunks.append(marshal.dumps(("c", name[cut:], keys[start:start + CHUNK], records[start:start + CHUNK])))
-    chunks.append(marshal.dumps(("n", {name[cut:]: value for name, value in world.counters.items()})))
+    chunks: list[bytes] = []
+    for segment in range(SEGMENTS):
+        items = []
+        for name, rows in world.collections.items():
+            keys, records = list(rows), list(rows.values())
+            first, end = len(keys) * segment // SEGMENTS, len(keys) * (segment + 1) // SEGMENTS
+            # (an empty collection is one empty chunk of the first stream, so that it exists)
+            for start in range(first, max(end, first + 1) if segment == 0 else end, CHUNK):
+                items.append(("c", name[cut:], keys[start:min(start + CHUNK, end)], records[start:min(start + CHUNK, end)]))
+        if segment == SEGMENTS - 1:
+            items.append(("n", {name[cut:]: value for name, value in world.counters.items()}))
+        chunks += [b"", *_pickled(items)]
     return chunks
 
 
+def _pickled(items: list) -> Iterator[bytes]:
+    """Each item as a chunk of one pickle stream (one pickler: what the items share, it writes once)."""
+    out = io.BytesIO()
+    pickler = pickle.Pickler(out, protocol=5)
+    for item in items:
+        pickler.dump(item)
+        yield out.getvalue()
+        out.seek(0)
+        out.truncate()
+
+
 def _read(fh) -> Iterator[bytes]:
-    """The chunks of a file, each read whole first (marshal.load on a file reads an object's
-    pieces one small read at a time: 12 s for a world marshal.loads reads in under 1 s)."""
+    """The chunks of a file, each read whole (marshal.load on a file, tried first, read an object's
+    pieces one small read at a time: 12 s for a world read from bytes in under 1 s)."""
     while True:
         size = fh.read(4)
         if not size:
@@ -225,11 +252,29 @@ def _checked_world(chunks: Iterator[bytes], key: str, prefix: str) -> SeededWorl
     return world
 
 
+class _Unpickler(pickle.Unpickler):
+    """A world is dicts, lists, strings and numbers: a pickle naming any class or function (which
+    unpickling would import and call) is refused, so a cache file can never run code."""
+
+    def find_class(self, module: str, name: str):
+        raise ValueError(f"a world file names {module}.{name}")
+
+
 def _world(chunks: Iterator[bytes], prefix: str) -> SeededWorld:
     collections_: dict[str, dict] = {}
     counters: dict[str, int] | None = None
+    stream = io.BytesIO()
+    unpickler = _Unpickler(stream)
     for chunk in chunks:
-        item = marshal.loads(chunk)
+        if not chunk:  # the next stream: a new unpickler (its memo holds what that stream's chunks share)
+            stream = io.BytesIO()
+            unpickler = _Unpickler(stream)
+            continue
+        at = stream.tell()
+        stream.seek(0, io.SEEK_END)
+        stream.write(chunk)
+        stream.seek(at)
+        item = unpickler.load()  # one chunk at a time: other threads get the interpreter between two
         if item[0] == "c":
             _, name, keys, records = item
             rows = collections_.setdefault(prefix + name, {})
@@ -251,7 +296,7 @@ _code_digest: str | None = None
 
 def code_digest() -> str:
     """The package's source and version (the version too: an install may ship no .py files), its
-    specs, the versions of Python (marshal's format, `random`), Faker (its names and addresses) and
+    specs, the versions of Python (its pickle and marshal formats, `random`), Faker (its names and addresses) and
     PyYAML (the spec examples copied into worlds): a change to any of them makes every world anew."""
     global _code_digest
     if _code_digest is None:

@@ -3,6 +3,7 @@ comes back is exactly the world the vendors' code makes (mock_server/world_cache
 from __future__ import annotations
 
 import json
+import pickle
 import time
 
 import pytest
@@ -81,6 +82,30 @@ def test_a_world_on_disk_serves_the_next_process_and_a_damaged_file_is_made_agai
         again = WorldCache(tmp_path)
         assert same(build_world(settings, 30, cache=again), made) and again.last == "made", damage
         assert path.read_bytes() == whole, damage  # written whole again
+
+
+class RunsCode:
+    """What a hostile cache file could hold: unpickling it would call open() and create a file."""
+
+    def __init__(self, path) -> None:
+        self.path = path
+
+    def __reduce__(self):
+        return open, (str(self.path), "w")
+
+
+def test_a_cache_file_can_hold_only_data(tmp_path, always_to_disk):
+    """Worlds are pickles: one naming any class or function (here `open`) is refused, never run."""
+    settings = Settings(vendor="close")
+    made = build_world(settings, 5, cache=WorldCache(tmp_path))
+    (path,) = tmp_path.glob("*.world")
+    key = path.name.removesuffix(".world")
+    hostile = [b"", pickle.dumps(("c", "close.opportunities", ["x"], [RunsCode(tmp_path / "ran")])), b"",
+               pickle.dumps(("n", {}))]
+    assert WorldCache(tmp_path)._to_disk(key, hostile)  # a well-formed file, with the right digest
+    later = WorldCache(tmp_path)
+    assert same(build_world(settings, 5, cache=later), made) and later.last == "made"
+    assert not (tmp_path / "ran").exists()
 
 
 def test_a_world_read_back_is_not_changed_by_writes_to_the_store(make_client):
