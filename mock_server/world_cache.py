@@ -170,7 +170,8 @@ class WorldCache:
         for path in self.directory.iterdir():
             with contextlib.suppress(OSError):
                 if NAME.fullmatch(path.name):
-                    worlds.append((path.stat().st_mtime, path.stat().st_size, path))
+                    found = path.stat()
+                    worlds.append((found.st_mtime, found.st_size, path))
                 elif path.suffix == ".partial" and now - path.stat().st_mtime > STALE_PARTIAL_S:
                     path.unlink()
         total = 0
@@ -187,21 +188,21 @@ def _chunks(world: SeededWorld, prefix: str) -> list[bytes] | None:
     (a lead's name in its opportunities, a date in a record and its status change) is written once
     and read back shared: chunks pickled or marshalled apart read back 30% larger. A stream holds
     the same slice of every collection, where seeding made the records that share: one stream for
-    the whole world read back no smaller, and its pickler's memo grew past a million objects (each
+    the whole world kept all of it, but its pickler's memo grew past a million objects (each
     doubling held the interpreter 50 ms and more during a reset)."""
     names = list(world.collections) + list(world.counters)
     if not all(name.startswith(prefix) for name in names):
         return None
     cut = len(prefix)
+    columns = [(name[cut:], list(rows), list(rows.values())) for name, rows in world.collections.items()]
     chunks: list[bytes] = []
     for segment in range(SEGMENTS):
         items = []
-        for name, rows in world.collections.items():
-            keys, records = list(rows), list(rows.values())
+        for name, keys, records in columns:
             first, end = len(keys) * segment // SEGMENTS, len(keys) * (segment + 1) // SEGMENTS
             # (an empty collection is one empty chunk of the first stream, so that it exists)
             for start in range(first, max(end, first + 1) if segment == 0 else end, CHUNK):
-                items.append(("c", name[cut:], keys[start:min(start + CHUNK, end)], records[start:min(start + CHUNK, end)]))
+                items.append(("c", name, keys[start:min(start + CHUNK, end)], records[start:min(start + CHUNK, end)]))
         if segment == SEGMENTS - 1:
             items.append(("n", {name[cut:]: value for name, value in world.counters.items()}))
         chunks += [b"", *_pickled(items)]
