@@ -74,6 +74,29 @@ def test_a_version_2_database_keeps_its_journal_as_batches_of_one(postgres_url):
         store.close()
 
 
+def test_a_version_3_database_loses_its_gin_index_and_keeps_its_records(postgres_url):
+    """Version 3 kept a GIN index over every record; its upkeep set the p99 of every write. Version 4
+    drops it, and filters still find the records (through the b-tree made for the field)."""
+    from mock_server.store.base import Query
+    from mock_server.store.postgresql import SCHEMA
+
+    old_url = older_database(postgres_url, "crm_v3", SCHEMA + """
+            CREATE INDEX crm_mock_records_data ON crm_mock_records USING GIN (data jsonb_path_ops);
+            INSERT INTO crm_mock_meta VALUES ('schema_version', '3');
+            INSERT INTO crm_mock_records (collection, key, data) VALUES
+                ('default/close.opportunities', 's:oppo_1', '{"id": "oppo_1", "status_id": "stat_a"}'),
+                ('default/close.opportunities', 's:oppo_2', '{"id": "oppo_2", "status_id": "stat_b"}');""")
+    store = PostgresStore(old_url)
+    try:
+        with store._connection() as db:
+            assert db.execute("SELECT to_regclass('crm_mock_records_data')").fetchone() == (None,)
+            assert db.execute("SELECT value FROM crm_mock_meta WHERE name = 'schema_version'").fetchone() == ("4",)
+        found, total = store.query("default/close.opportunities", Query(where=[("status_id", "eq", "stat_b")]))
+        assert [r["id"] for r in found] == ["oppo_2"] and total == 1
+    finally:
+        store.close()
+
+
 def test_a_database_restart_is_the_vendors_503_then_service_resumes_with_nothing_lost(postgres_cluster):
     import time
 
