@@ -3,7 +3,7 @@
 crm-mock and Prism validate requests against the same specs; WireMock answers from stub mappings
 (bench/wiremock/mappings/) written from those specs' examples. wrk drives each scenario against
 every server in turn, round after round (so drift in the machine hits them all), after a warm-up;
-the table reports the mean of the rounds and the ratios crm-mock / Prism and crm-mock / WireMock
+the table reports each server's best round (the mean is reported too) and the ratios crm-mock / Prism and crm-mock / WireMock
 (no journal). Every process started here is stopped here, by PID.
 """
 from __future__ import annotations
@@ -300,12 +300,19 @@ def measure(servers: list[Server], scenarios: list[Scenario], ids: dict, headers
         row: dict = {"scenario": scenario.name}
         for server in servers:
             runs = results[server.name]
-            row[server.name] = {k: sum(r[k] for r in runs) / len(runs) for k in ("rps", "p50", "p99")}
+            # The best round (its highest req/s, with that round's latencies): what else the machine
+            # does only ever lowers a figure (timeit's reasoning for its minimum), and it once halved
+            # crm-mock's creates for a round (kernel time tripled, no other server busy) while the
+            # growth section, alone, gave it 6,400/s. The mean is kept for the report.
+            best = max(runs, key=lambda r: r["rps"])
+            row[server.name] = {k: best[k] for k in ("rps", "p50", "p99")}
+            row[server.name]["rps_mean"] = sum(r["rps"] for r in runs) / len(runs)
             non_2xx_expected = min(expected(scenario, server)) >= 300
             row[server.name]["errors"] = sum(r["errors"] + (0 if non_2xx_expected else r["non_2xx"]) for r in runs)
         rows.append(row)
         print(f"{scenario.name}: " + ", ".join(
-            f"{s.name} {row[s.name]['rps']:.0f} req/s p99 {row[s.name]['p99']:.1f} ms" for s in servers), flush=True)
+            f"{s.name} {row[s.name]['rps']:.0f} req/s (mean {row[s.name]['rps_mean']:.0f}) p99 {row[s.name]['p99']:.1f} ms"
+            for s in servers), flush=True)
     return rows
 
 
@@ -346,9 +353,9 @@ def shared_store_rows(scenarios: list[Scenario], args) -> tuple[list[str], list[
                     else:
                         mine[name] = row[name]
                         mine["prism"].append(row["prism"])
-            for row in rows:  # Prism's figure: the mean of its runs beside each server
+            for row in rows:  # Prism's figure: the mean of its (best) runs beside each server
                 runs = row["prism"]
-                row["prism"] = {k: sum(r[k] for r in runs) / len(runs) for k in ("rps", "p50", "p99", "errors")}
+                row["prism"] = {k: sum(r[k] for r in runs) / len(runs) for k in ("rps", "p50", "p99", "errors", "rps_mean")}
         finally:
             for server in [*servers, prism]:
                 server.stop()
@@ -363,7 +370,8 @@ def render_shared(names: list[str], rows: list[dict]) -> list[str]:
         f"journal on and `--rate-limit {SHARED_EXTRA[1]}` (never throttles, but every request is counted in the "
         "store), so every request pays for the shared journal and limiter; **bare** is the same server with "
         "`--journal-size 0` and no rate limit. PostgreSQL is a throwaway local cluster with durable commits. "
-        "Each server is measured in turns with a Prism beside it; Prism's figure is its mean over those runs.",
+        "Each server is measured in turns with a Prism beside it, best round of each as in the first table; "
+        "Prism's figure is the mean of its best rounds beside each server.",
         "",
         "| scenario | " + " | ".join(f"{n} req/s (× Prism)" for n in names) + " | Prism req/s | p99 ms: "
         + " / ".join(names) + " / Prism |",
@@ -460,8 +468,10 @@ def render(rows: list[dict], startup: dict, rss: dict, args, started: str, fuzz:
         "examples (the opportunity, Close's 400 body, Nexudus' ActionResult), each requiring an `Authorization` "
         "header, with a stub of its own for the invalid create (`$.value` not an integer). "
         f"Load: {v['wrk']}, 1 thread, {args.connections} connections, {args.seconds}s per run; the five servers take "
-        f"turns (A B C D E A B C D E, {args.rounds} rounds) after a 2s warm-up each; figures are the mean of the "
-        "rounds. Prism and WireMock, whose runtimes compile hot code as they run (Node, the JVM), first serve "
+        f"turns (A B C D E A B C D E, {args.rounds} rounds) after a 2s warm-up each; figures are each server's best "
+        "round (its highest req/s, with that round's latencies; the machine's other work only ever lowers a "
+        "figure), and the ratios from the means of the rounds follow the table. Prism and WireMock, whose "
+        "runtimes compile hot code as they run (Node, the JVM), first serve "
         f"{args.warm_up}s of load after start-up, shared among the scenarios. Ratios: crm-mock req/s ÷ Prism req/s and crm-mock "
         "req/s ÷ WireMock no journal req/s, each for crm-mock / crm-mock -w2.",
         "",
@@ -473,6 +483,10 @@ def render(rows: list[dict], startup: dict, rss: dict, args, started: str, fuzz:
         ratios = [" / ".join(f"**{row[n]['rps'] / row[peer]['rps']:.2f}x**" for n in OURS)
                   for peer in ("prism", "wiremock-nj")]
         out.append(f"| {row['scenario']} | {rps} | {' | '.join(ratios)} |")
+    means = "; ".join(
+        f"{row['scenario']} " + ", ".join(" / ".join(f"{row[n]['rps_mean'] / row[peer]['rps_mean']:.2f}x" for n in OURS)
+                                          for peer in ("prism", "wiremock-nj")) for row in rows)
+    out += ["", f"From the means of the rounds instead (÷ Prism, ÷ WireMock no journal, crm-mock / crm-mock -w2): {means}."]
     out += [
         "",
         f"| scenario (p50 / p99 ms) | {labels} | errors |",
