@@ -271,10 +271,12 @@ def _world(chunks: Iterator[bytes], prefix: str) -> SeededWorld:
             stream = io.BytesIO()
             unpickler = _Unpickler(stream)
             continue
-        at = stream.tell()
-        stream.seek(0, io.SEEK_END)
+        # One chunk in the buffer at a time (each is one whole `dump`, see _pickled): the stream's
+        # chunks before it need not stay in memory, only the objects the unpickler's memo holds.
+        stream.seek(0)
+        stream.truncate()
         stream.write(chunk)
-        stream.seek(at)
+        stream.seek(0)
         item = unpickler.load()  # one chunk at a time: other threads get the interpreter between two
         if item[0] == "c":
             _, name, keys, records = item
