@@ -180,3 +180,40 @@ def test_a_transaction_reads_its_own_held_back_writes_in_order_and_a_failed_one_
     finally:
         store.drop("held-back/")
         store.close()
+
+
+def test_an_override_set_through_one_server_steers_the_very_next_request_on_another(postgres_url):
+    """Each process keeps a parsed copy of the overrides, and checks it is current with the request's
+    next statement rather than a read of its own (a round trip saved per request). A change made
+    through another process must still steer the very next request, whatever it does in the store
+    (a read, a write, nothing: the statuses are cached), and a create answered again because the
+    copy was stale is stored, and journaled, once."""
+    ns = {"X-Crm-Mock-Namespace": "steer-next", **CLOSE}
+    with running("--vendor", "close", "--store", postgres_url) as one, \
+            running("--vendor", "close", "--store", postgres_url) as two:
+        requests.post(f"{one}/__mock/reset", headers=ns, timeout=60).raise_for_status()
+        made = requests.post(f"{two}/api/v1/opportunity/", json={"value": 1}, headers=ns, timeout=10).json()
+        calls = {  # operation → the request, to server two
+            "getOpportunity": lambda: requests.get(f"{two}/api/v1/opportunity/{made['id']}/", headers=ns, timeout=10),
+            "createOpportunity": lambda: requests.post(f"{two}/api/v1/opportunity/", json={"value": 2}, headers=ns,
+                                                       timeout=10),
+            "listOpportunityStatuses": lambda: requests.get(f"{two}/api/v1/status/opportunity/", headers=ns, timeout=10),
+        }
+        for operation, call in calls.items():
+            assert call().status_code == 200  # server two's copy: no overrides
+            requests.post(f"{one}/__mock/overrides", headers=ns, timeout=10, json={
+                "match": {"operation": operation}, "respond": {"error": "server_error"}, "times": 1,
+            }).raise_for_status()
+            assert [call().status_code, call().status_code] == [503, 200], operation
+
+        def stored() -> int:
+            return len(requests.get(f"{one}/__mock/records/close.opportunities", headers=ns, timeout=10).json()["records"])
+
+        before = stored()
+        requests.post(f"{one}/__mock/overrides", headers=ns, timeout=10, json={  # moves the version only
+            "match": {"operation": "deleteLead"}, "respond": {"error": "server_error"}}).raise_for_status()
+        created = calls["createOpportunity"]()
+        assert created.status_code == 200 and stored() == before + 1
+        journal = requests.get(f"{one}/__mock/requests", headers=ns, timeout=10).json()["requests"]
+        assert [e["status"] for e in journal if e["operation"] == "createOpportunity"] == [200, 200, 503, 200, 200]
+        requests.post(f"{one}/__mock/reset", headers=ns, timeout=60).raise_for_status()

@@ -50,3 +50,4 @@ class Exchange:
     reply: Reply | None = None  # the answer (handle, or envelope for a refusal)
     override: Any = None  # the override that answered (override stage), for the journal
     fault: Any = None  # how the answer is delivered, if not plainly (an override's `fault`)
+    rerun: bool = False  # the request stages run again: state a stage relied on had changed (Stage.confirm)

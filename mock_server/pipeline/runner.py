@@ -37,7 +37,7 @@ from mock_server.pipeline.validate import Validate
 from mock_server.problems import MockError
 from mock_server.settings import Settings
 from mock_server.steering.faults import FaultyResponse, wait
-from mock_server.store.base import StoreUnavailable
+from mock_server.store.base import Stale, StoreUnavailable
 from mock_server.store.namespaced import CURRENT as NAMESPACE
 from mock_server.store.namespaced import DEFAULT
 
@@ -95,6 +95,9 @@ class Pipeline:
         self.rng = random.Random(mount.settings.seed)  # fault jitter, reproducible per --seed
         self.request_stages = [s for s in (cls.build(mount) for cls in request_stages) if s is not None]
         self.response_stages = [s for s in (cls.build(mount) for cls in response_stages) if s is not None]
+        self.store = mount.vendor.store
+        self._confirming = [s for s in self.request_stages if type(s).confirm is not Stage.confirm]
+        self._rerun_from = self.request_stages.index(self._confirming[0]) if self._confirming else None
 
     def reset(self) -> None:
         for stage in self.request_stages + self.response_stages:
@@ -141,19 +144,38 @@ class Pipeline:
 
     def _run_request_stages(self, exchange: Exchange) -> Reply | MockError:
         try:
-            for stage in self.request_stages:
-                outcome = stage(exchange)
-                if outcome is not None:
-                    return outcome
-            raise RuntimeError("no request stage answered")  # a pipeline without `handle`
-        except MockError as error:  # raised from inside vendor code (handlers)
-            return error
+            try:
+                return self._answer(exchange, 0)
+            except Stale:
+                # A stage relied on state that had changed since (an override set through another
+                # process): nothing the request wrote committed; the stages from the first that
+                # confirms run again, and read that state this time.
+                if self._rerun_from is None:
+                    raise
+                exchange.rerun, exchange.override, exchange.fault = True, None, None
+                return self._answer(exchange, self._rerun_from)
         except StoreUnavailable:
             return store_unavailable(exchange)
         except Exception:  # noqa: BLE001 - the promise is: never a stack trace to the client
             request = exchange.request
             log.exception("handler failed for %s %s", request.method, request.path)
             return MockError(500, "internal", "The mock failed to handle this request; see its log.")
+        finally:
+            self.store.end_check(verify=False)  # a request's deferred checks never outlive it
+
+    def _answer(self, exchange: Exchange, start: int) -> Reply | MockError:
+        try:
+            for stage in self.request_stages[start:]:
+                outcome = stage(exchange)
+                if outcome is not None:
+                    break
+            else:
+                raise RuntimeError("no request stage answered")  # a pipeline without `handle`
+        except MockError as error:  # raised from inside vendor code (handlers)
+            outcome = error
+        for stage in self._confirming:  # what they relied on unread, whatever the answer was
+            stage.confirm(exchange)
+        return outcome
 
 
 def store_unavailable(exchange: Exchange) -> MockError:

@@ -37,6 +37,12 @@ class Stage:
     def __call__(self, exchange: Exchange) -> Outcome:
         raise NotImplementedError
 
+    def confirm(self, exchange: Exchange) -> None:
+        """After the request stages: check what this stage relied on without reading it (the store
+        checks it with a later statement, a round trip saved). Raise `store.base.Stale` if it had
+        changed; then the request stages from the first stage that confirms run again, with
+        `exchange.rerun` set (read it now, this time). Most stages rely on nothing."""
+
     def reset(self) -> None:
         """Forget what this stage keeps between requests (`POST /__mock/reset`)."""
 

@@ -189,8 +189,8 @@ class OverrideBook:
         self.store = store
         self.operations = operations
         self._lock = threading.Lock()
-        # namespace → (version, its parsed overrides best first as (override, seq))
-        self._parsed: dict[str, tuple[str | None, list[tuple[Override, int]]]] = {}
+        # namespace → (version record, its parsed overrides best first as (override, seq))
+        self._parsed: dict[str, tuple[dict | None, list[tuple[Override, int]]]] = {}
 
     def add(self, raw) -> dict:
         override = parse_override(raw, self.operations)
@@ -223,20 +223,29 @@ class OverrideBook:
             self._changed()
         return removed
 
-    def active(self) -> list[tuple[Override, int]]:
-        """The parsed overrides, refreshed when another request or worker changed them."""
-        meta = self.store.get(META, VERSION)
-        version = meta["version"] if meta else None
+    def active(self, check_later: bool = False) -> list[tuple[Override, int]]:
+        """The parsed overrides, refreshed when another request or worker changed them.
+
+        `check_later`: where the store can (PostgreSQL), the version this copy was parsed at is not
+        read now but checked with the request's next statement, one round trip fewer per request;
+        if it moved, that raises `Stale` and the request is answered again (see Stage.confirm)."""
         namespace = NAMESPACE.get()
         known = self._parsed.get(namespace)
-        if known is None or known[0] != version:
+        if check_later and known is not None and self.store.check_later(META, VERSION, known[0]):
+            return known[1]
+        meta = self.store.get(META, VERSION)
+        if known is None or known[0] != meta:
             with self._lock:
                 rows = [r for r in self.store.all(COLLECTION) if r.get("remaining") != 0]
                 parsed = [(parse_override({k: r[k] for k in FIELDS if k in r}, self.operations), r["seq"])
                           for r in rows]
                 parsed.sort(key=lambda item: (item[0].priority, item[1]), reverse=True)
-                known = self._parsed[namespace] = (version, parsed)
+                known = self._parsed[namespace] = (meta, parsed)
         return known[1]
+
+    def confirm(self) -> None:
+        """Check the version `active(check_later=True)` relied on, if no statement has yet."""
+        self.store.end_check()
 
     def claim(self, view: Mapping) -> Override | None:
         """The best override matching `view` that still has a use left; counts the hit."""

@@ -36,6 +36,11 @@ class StoreUnavailable(Exception):
     """The store cannot be reached (a database restarting): the request gets the vendor's 503."""
 
 
+class Stale(Exception):
+    """A record a request relied on without reading it (`Store.check_later`) had changed: what
+    depended on it runs again (see Stage.confirm). Raised before anything the request wrote commits."""
+
+
 @dataclass
 class Query:
     """Filters (field, operator, value) ANDed together, an ordering, and a page window.
@@ -213,6 +218,19 @@ class Store(abc.ABC):
 
     def transaction(self):
         return contextlib.nullcontext()
+
+    def check_later(self, collection: str, key, seen: dict | None) -> bool:
+        """Rely on `collection[key]` still being `seen` (None: absent), and have the store check
+        that with this thread's next statement instead of a read of its own: across a network, a
+        round trip saved on every request. A failed check raises `Stale`, before anything written
+        in the statement's transaction commits; `end_check` checks what no statement carried.
+        False: this store does not defer, and the caller reads the record now."""
+        return False
+
+    def end_check(self, verify: bool = True) -> None:
+        """Check now, with a read of its own, what `check_later` promised and no statement has carried
+        yet (raising `Stale` if it changed); either way forget it. `verify=False` only forgets."""
+        return None
 
     _pinned: datetime | None = None
 

@@ -108,6 +108,12 @@ class NamespacedStore(Store):
     def transaction(self):
         return self.inner.transaction()  # one lock for the whole store: a reset is atomic for everyone
 
+    def check_later(self, collection, key, seen):
+        return self.inner.check_later(CURRENT.get() + "/" + collection, key, seen)
+
+    def end_check(self, verify=True):
+        self.inner.end_check(verify)
+
     def append_log(self, log, entry, keep):
         self.inner.append_log(CURRENT.get() + "/" + log, entry, keep)
 

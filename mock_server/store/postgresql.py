@@ -21,6 +21,7 @@ from mock_server.store.base import (
     Query,
     SeededWorld,
     SqlStore,
+    Stale,
     StoreUnavailable,
     prefix_end,
     sql_key,
@@ -53,6 +54,8 @@ SQL_OPERATORS = {"gt": ">", "gte": ">=", "lt": "<", "lte": "<="}
 INSERTED = ("SELECT c, k, d::jsonb FROM unnest(%b::text[], %b::text[], %b::text[]) WITH ORDINALITY AS t(c, k, d, n) "
             "ORDER BY n")
 RECORDS_GENERATION = "__records__"  # a counter every transaction that writes records moves on (cached list totals)
+GET = "SELECT data::text FROM crm_mock_records WHERE collection = %s AND key = %s"
+GET_CHECKED = f"SELECT ({GET}), ({GET})"  # a deferred check's record, then the one asked for
 
 
 class SchemaTooNew(RuntimeError):
@@ -70,6 +73,12 @@ def _unavailable_as_503():
     except (psycopg.OperationalError, PoolTimeout) as error:
         raise StoreUnavailable(f"PostgreSQL is unavailable: {type(error).__name__}") from error
 
+
+
+def _verify(row, seen) -> None:
+    """A deferred check's answer (see Store.check_later): Stale if the record is not what was seen."""
+    if (None if row is None else jsonio.loads(row[0])) != seen:
+        raise Stale
 
 
 def _literal(name: str) -> str:
@@ -133,11 +142,27 @@ class PostgresStore(SqlStore):
             self._local.pending.write_inserts(held)
             yield held
             return
+        self.end_check()  # a deferred check rides only with a get or a write (pipeline mode costs more)
         with _unavailable_as_503(), self._pool_here().connection() as db:
             try:
                 yield db
             finally:
                 self._last_used[id(db)] = time.monotonic()
+
+    def _take_check(self):
+        check = getattr(self._local, "check", None)
+        self._local.check = None
+        return check
+
+    def check_later(self, collection, key, seen):
+        self._local.check = (collection, sql_key(key), seen)
+        return True
+
+    def end_check(self, verify=True):
+        check = self._take_check()
+        if check is not None and verify:
+            with self._connection() as db:
+                _verify(db.execute(GET, check[:2]).fetchone(), check[2])
 
     def _migrate(self, db) -> None:
         with db.transaction():
@@ -173,6 +198,7 @@ class PostgresStore(SqlStore):
             return
         from psycopg.pq import TransactionStatus
 
+        check = self._take_check()
         with _unavailable_as_503(), self._pool_here().connection() as db:
             try:
                 # BEGIN and COMMIT by hand: psycopg's transaction() syncs the pipeline on the way in
@@ -180,9 +206,15 @@ class PostgresStore(SqlStore):
                 with db.pipeline():
                     db.execute("BEGIN")
                     db.execute("SELECT pg_advisory_xact_lock(%s)", (WRITE_LOCK,))
+                    # A deferred check rides with them; its answer comes with the transaction's
+                    # first read (the counters, for a create), and is judged before anything commits.
+                    checked = None if check is None else db.execute(GET, check[:2])
                     self._local.db, self._local.pending = db, _Pending()
                     try:
                         yield db
+                        if checked is not None:
+                            seen, check = check[2], None  # judged now: a Stale is not checked again
+                            _verify(checked.fetchone(), seen)
                         self._local.pending.write_back(db)
                     finally:
                         self._local.db = self._local.pending = None
@@ -191,6 +223,8 @@ class PostgresStore(SqlStore):
                 # Leaving the pipeline synced it: the transaction is open or failed, and ends here.
                 if db.pgconn.transaction_status != TransactionStatus.IDLE:
                     db.execute("ROLLBACK")
+                if check is not None:  # not judged (the block raised): end_check reads it afresh
+                    self._local.check = check
                 raise
             finally:
                 self._last_used[id(db)] = time.monotonic()
@@ -219,9 +253,14 @@ class PostgresStore(SqlStore):
             self._local.pending.insert(collection, sql_key(key), jsonio.dumps(record).decode())
 
     def get(self, collection, key):
+        check = None if getattr(self._local, "db", None) is not None else self._take_check()
         with self._connection() as db:
-            row = db.execute("SELECT data::text FROM crm_mock_records WHERE collection = %s AND key = %s",
-                             (collection, sql_key(key))).fetchone()
+            if check is None:
+                row = db.execute(GET, (collection, sql_key(key))).fetchone()
+            else:  # the deferred check in the same statement: one round trip, one statement
+                checked, text = db.execute(GET_CHECKED, (*check[:2], collection, sql_key(key))).fetchone()
+                _verify(None if checked is None else (checked,), check[2])
+                row = None if text is None else (text,)
         return None if row is None else jsonio.loads(row[0])
 
     def replace(self, collection, key, record):
