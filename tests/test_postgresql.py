@@ -74,13 +74,20 @@ def test_a_version_2_database_keeps_its_journal_as_batches_of_one(postgres_url):
         store.close()
 
 
-def test_a_version_3_database_loses_its_gin_index_and_keeps_its_records(postgres_url):
-    """Version 3 kept a GIN index over every record; its upkeep set the p99 of every write. Version 4
-    drops it, and filters still find the records (through the b-tree made for the field)."""
+def test_a_version_3_database_loses_its_gin_index_gains_bodies_and_keeps_its_records(postgres_url):
+    """Version 3 kept a GIN index over every record; its upkeep set the p99 of every write, and
+    version 4 drops it. Version 5 keeps each record's JSON as text beside the JSONB (reads return it):
+    an older table gets it filled in. Filters still find the records, through the b-tree made for the field."""
     from mock_server.store.base import Query
-    from mock_server.store.postgresql import SCHEMA
 
-    old_url = older_database(postgres_url, "crm_v3", SCHEMA + """
+    old_url = older_database(postgres_url, "crm_v3", """
+            CREATE TABLE crm_mock_meta (name TEXT PRIMARY KEY, value TEXT NOT NULL);
+            CREATE TABLE crm_mock_records (seq BIGSERIAL PRIMARY KEY, collection TEXT NOT NULL, key TEXT NOT NULL,
+                data JSONB NOT NULL, UNIQUE (collection, key));
+            CREATE TABLE crm_mock_counters (name TEXT PRIMARY KEY, value BIGINT NOT NULL);
+            CREATE TABLE crm_mock_logs (seq BIGSERIAL PRIMARY KEY, log TEXT NOT NULL, entries INT NOT NULL,
+                data TEXT NOT NULL);
+            CREATE TABLE crm_mock_windows (name TEXT PRIMARY KEY, start DOUBLE PRECISION NOT NULL, used BIGINT NOT NULL);
             CREATE INDEX crm_mock_records_data ON crm_mock_records USING GIN (data jsonb_path_ops);
             INSERT INTO crm_mock_meta VALUES ('schema_version', '3');
             INSERT INTO crm_mock_records (collection, key, data) VALUES
@@ -90,9 +97,13 @@ def test_a_version_3_database_loses_its_gin_index_and_keeps_its_records(postgres
     try:
         with store._connection() as db:
             assert db.execute("SELECT to_regclass('crm_mock_records_data')").fetchone() == (None,)
-            assert db.execute("SELECT value FROM crm_mock_meta WHERE name = 'schema_version'").fetchone() == ("4",)
+            assert db.execute("SELECT value FROM crm_mock_meta WHERE name = 'schema_version'").fetchone() == (
+                str(SCHEMA_VERSION),)
         found, total = store.query("default/close.opportunities", Query(where=[("status_id", "eq", "stat_b")]))
-        assert [r["id"] for r in found] == ["oppo_2"] and total == 1
+        assert found == [{"id": "oppo_2", "status_id": "stat_b"}] and total == 1
+        assert store.get("default/close.opportunities", "oppo_1") == {"id": "oppo_1", "status_id": "stat_a"}
+        store.replace("default/close.opportunities", "oppo_1", {"id": "oppo_1", "status_id": "stat_b"})
+        assert store.query("default/close.opportunities", Query(where=[("status_id", "eq", "stat_b")]))[1] == 2
     finally:
         store.close()
 
@@ -186,7 +197,7 @@ def test_an_override_set_through_one_server_steers_the_very_next_request_on_anot
     """Each process keeps a parsed copy of the overrides, and checks it is current with the request's
     next statement rather than a read of its own (a round trip saved per request). A change made
     through another process must still steer the very next request, whatever it does in the store
-    (a read, a write, nothing: the statuses are cached), and a create answered again because the
+    (a get, a page, a write, nothing: the statuses are cached), and a create answered again because the
     copy was stale is stored, and journaled, once."""
     ns = {"X-Crm-Mock-Namespace": "steer-next", **CLOSE}
     with running("--vendor", "close", "--store", postgres_url) as one, \
@@ -197,6 +208,7 @@ def test_an_override_set_through_one_server_steers_the_very_next_request_on_anot
             "getOpportunity": lambda: requests.get(f"{two}/api/v1/opportunity/{made['id']}/", headers=ns, timeout=10),
             "createOpportunity": lambda: requests.post(f"{two}/api/v1/opportunity/", json={"value": 2}, headers=ns,
                                                        timeout=10),
+            "listOpportunities": lambda: requests.get(f"{two}/api/v1/opportunity/?_limit=5", headers=ns, timeout=10),
             "listOpportunityStatuses": lambda: requests.get(f"{two}/api/v1/status/opportunity/", headers=ns, timeout=10),
         }
         for operation, call in calls.items():
