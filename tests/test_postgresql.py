@@ -229,3 +229,24 @@ def test_an_override_set_through_one_server_steers_the_very_next_request_on_anot
         journal = requests.get(f"{one}/__mock/requests", headers=ns, timeout=10).json()["requests"]
         assert [e["status"] for e in journal if e["operation"] == "createOpportunity"] == [200, 200, 503, 200, 200]
         requests.post(f"{one}/__mock/reset", headers=ns, timeout=60).raise_for_status()
+
+
+def test_a_list_pages_total_and_sums_follow_a_create_made_through_another_server(postgres_url):
+    """A list page's total and sums are cached per state of the records, and the state's number rides
+    with the page's own statement: a create through another server still shows in the very next page."""
+    ns = {"X-Crm-Mock-Namespace": "list-totals", **CLOSE}
+    with running("--vendor", "close", "--store", postgres_url) as one, \
+            running("--vendor", "close", "--store", postgres_url) as two:
+        requests.post(f"{one}/__mock/reset", headers=ns, timeout=60).raise_for_status()
+
+        def page() -> dict:
+            return requests.get(f"{two}/api/v1/opportunity/?_limit=1", headers=ns, timeout=10).json()
+
+        before = page()
+        assert page() == before  # answered from the cache the second time: the same answer
+        requests.post(f"{one}/api/v1/opportunity/", json={"value": 700, "value_period": "one_time"}, headers=ns,
+                      timeout=10).raise_for_status()
+        after = page()
+        assert after["total_results"] == before["total_results"] + 1
+        assert after["total_value_one_time"] == before["total_value_one_time"] + 700
+        requests.post(f"{one}/__mock/reset", headers=ns, timeout=60).raise_for_status()
