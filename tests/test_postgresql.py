@@ -250,3 +250,28 @@ def test_a_list_pages_total_and_sums_follow_a_create_made_through_another_server
         assert after["total_results"] == before["total_results"] + 1
         assert after["total_value_one_time"] == before["total_value_one_time"] + 700
         requests.post(f"{one}/__mock/reset", headers=ns, timeout=60).raise_for_status()
+
+
+def test_a_page_in_insertion_order_reads_only_its_own_rows_from_an_index(postgres_url):
+    """An unfiltered page (every plain list) comes from the (collection, seq) index, not a walk of the
+    primary key past every earlier collection's rows: its cost does not grow with what else is stored."""
+    from mock_server.store import Query
+
+    store = PostgresStore(postgres_url)
+    store.drop("page-order/")
+    try:
+        with store.transaction():
+            for n in range(3000):  # an earlier, bigger collection, as leads are before opportunities
+                store.insert("page-order/leads", n, {"id": n})
+            for n in range(300):
+                store.insert("page-order/opportunities", n, {"id": n})
+        store.analyze()
+        assert [r["id"] for r in store.query("page-order/opportunities", Query(limit=3, offset=2))[0]] == [2, 3, 4]
+        with store._connection() as db:
+            plan = "\n".join(r[0] for r in db.execute(
+                "EXPLAIN (ANALYZE, BUFFERS OFF) SELECT body FROM crm_mock_records WHERE collection = %s "
+                "ORDER BY seq LIMIT 100", ("page-order/opportunities",)))
+        assert "crm_mock_records_order" in plan and "Rows Removed by Filter" not in plan, plan
+    finally:
+        store.drop("page-order/")
+        store.close()

@@ -44,6 +44,10 @@ CREATE TABLE IF NOT EXISTS crm_mock_meta (name TEXT PRIMARY KEY, value TEXT NOT 
 CREATE TABLE IF NOT EXISTS crm_mock_records (
     seq BIGSERIAL PRIMARY KEY, collection TEXT NOT NULL, key TEXT NOT NULL, data JSONB{compression} NOT NULL,
     body TEXT{compression} NOT NULL, UNIQUE (collection, key));
+-- A page in insertion order (every unfiltered list) reads its rows from here. Without it the planner
+-- walked the primary key from the first row, past every earlier collection (100,000 leads and
+-- contacts before the opportunities: 330 pages a second at 100,000, 1,100 at 1,000).
+CREATE INDEX IF NOT EXISTS crm_mock_records_order ON crm_mock_records (collection, seq);
 CREATE TABLE IF NOT EXISTS crm_mock_counters (name TEXT PRIMARY KEY, value BIGINT NOT NULL);
 -- Journal entries are only ever read back whole: TEXT, so an append does not pay for parsing JSONB.
 CREATE TABLE IF NOT EXISTS crm_mock_logs (seq BIGSERIAL PRIMARY KEY, log TEXT NOT NULL, entries INT NOT NULL, data TEXT NOT NULL);
