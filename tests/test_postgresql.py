@@ -275,3 +275,48 @@ def test_a_page_in_insertion_order_reads_only_its_own_rows_from_an_index(postgre
     finally:
         store.drop("page-order/")
         store.close()
+
+
+def test_overrides_changing_through_one_server_during_a_write_load_on_another_give_no_5xx_and_no_double(
+        postgres_url):
+    """Every change to the overrides makes the other server's next requests stale and answered again:
+    under a steady stream of changes, creates there still all succeed, each stored and journaled once."""
+    import threading
+
+    ns = {"X-Crm-Mock-Namespace": "steer-load", **CLOSE}
+    with running("--vendor", "close", "--store", postgres_url) as one, \
+            running("--vendor", "close", "--store", postgres_url) as two:
+        requests.post(f"{one}/__mock/reset", headers=ns, timeout=60).raise_for_status()
+        before = len(requests.get(f"{one}/__mock/records/close.opportunities", headers=ns, timeout=10).json()["records"])
+        stop, statuses, made = threading.Event(), [], []
+
+        def steer() -> None:  # an override for another operation, set and cleared: only the version moves
+            while not stop.is_set():
+                requests.post(f"{one}/__mock/overrides", headers=ns, timeout=10, json={
+                    "match": {"operation": "deleteLead"}, "respond": {"error": "server_error"}}).raise_for_status()
+                requests.delete(f"{one}/__mock/overrides", headers=ns, timeout=10).raise_for_status()
+
+        def create(n: int) -> None:
+            with requests.Session() as client:
+                for i in range(40):
+                    answer = client.post(f"{two}/api/v1/opportunity/", json={"value": n * 100 + i}, headers=ns,
+                                         timeout=10)
+                    statuses.append(answer.status_code)
+                    if answer.status_code == 200:
+                        made.append(answer.json()["id"])
+
+        steering = threading.Thread(target=steer)
+        steering.start()
+        clients = [threading.Thread(target=create, args=(n,)) for n in range(4)]
+        for thread in clients:
+            thread.start()
+        for thread in clients:
+            thread.join()
+        stop.set()
+        steering.join()
+        assert statuses == [200] * 160
+        stored = requests.get(f"{one}/__mock/records/close.opportunities", headers=ns, timeout=10).json()["records"]
+        assert len(stored) == before + 160 and len(set(made)) == 160
+        journal = requests.get(f"{two}/__mock/requests", headers=ns, params={"limit": 1000}, timeout=10).json()
+        assert sum(e["operation"] == "createOpportunity" for e in journal["requests"]) == 160
+        requests.post(f"{one}/__mock/reset", headers=ns, timeout=60).raise_for_status()
