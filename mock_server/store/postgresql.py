@@ -36,8 +36,8 @@ from mock_server.store.base import (
 # 5: each record's JSON kept as written too (`body`), and reads return it: PostgreSQL turning JSONB
 #    back into text was ~10 µs a record, most of a list page's cost (100 records: 1.7 ms against 0.7).
 #    JSONB stays for filters, ordering and indexes. Both compressed with lz4 where the server has it
-#    (PostgreSQL 14+): a row is then past the 2 KB at which PostgreSQL compresses, and its default,
-#    pglz, or no compression (twice the WAL) made a start with 100,000 opportunities 24-27 s, lz4 15 s.
+#    (PostgreSQL 14+): a row is then past the 2 KB at which PostgreSQL compresses, and uncompressed
+#    (twice the WAL) a start with 100,000 opportunities and two workers took 27 s, with lz4 12-17 s.
 SCHEMA_VERSION = 5
 SCHEMA = """
 CREATE TABLE IF NOT EXISTS crm_mock_meta (name TEXT PRIMARY KEY, value TEXT NOT NULL);
