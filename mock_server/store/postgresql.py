@@ -156,7 +156,7 @@ class PostgresStore(SqlStore):
             self._local.pending.write_inserts(held)
             yield held
             return
-        self.end_check()  # a deferred check rides only with a get or a write (pipeline mode costs more)
+        self.end_check()  # a deferred check rides only with a get, a page or a write (see check_later)
         with _unavailable_as_503(), self._pool_here().connection() as db:
             try:
                 yield db
@@ -168,6 +168,15 @@ class PostgresStore(SqlStore):
         self._local.check = None
         return check
 
+    def _check_to_carry(self):
+        """The deferred check a read outside a write transaction carries (inside one, BEGIN took it)."""
+        return None if getattr(self._local, "db", None) is not None else self._take_check()
+
+    def _judge(self, check) -> None:
+        """A deferred check with a read of its own."""
+        with self._connection() as db:
+            _verify(_first(db.execute(GET, check[:2]).fetchone()), check[2])
+
     def check_later(self, collection, key, seen):
         self._local.check = (collection, sql_key(key), seen)
         return True
@@ -175,8 +184,7 @@ class PostgresStore(SqlStore):
     def end_check(self, verify=True):
         check = self._take_check()
         if check is not None and verify:
-            with self._connection() as db:
-                _verify(_first(db.execute(GET, check[:2]).fetchone()), check[2])
+            self._judge(check)
 
     def _migrate(self, db) -> None:
         with db.transaction():
@@ -276,7 +284,7 @@ class PostgresStore(SqlStore):
             self._local.pending.insert(collection, sql_key(key), jsonio.dumps(record).decode())
 
     def get(self, collection, key):
-        check = None if getattr(self._local, "db", None) is not None else self._take_check()
+        check = self._check_to_carry()
         with self._connection() as db:
             if check is None:
                 row = db.execute(GET, (collection, sql_key(key))).fetchone()
@@ -352,7 +360,7 @@ class PostgresStore(SqlStore):
             order_args += [name, name, name]
         ties = "seq DESC" if query.order_by and query.order_by[0][1] else "seq"  # see Query
         # A deferred check (see get) rides as a column every row repeats (evaluated once).
-        check = None if getattr(self._local, "db", None) is not None else self._take_check()
+        check = self._check_to_carry()
         columns = "body" if check is None else f"body, ({GET})"
         sql = f"SELECT {columns} FROM crm_mock_records WHERE {where} ORDER BY {', '.join([*order, ties])}"  # noqa: S608
         page_args = [*(check[:2] if check else ()), *args, *order_args]
@@ -365,8 +373,7 @@ class PostgresStore(SqlStore):
             if rows:
                 _verify(rows[0][1], check[2])
             else:  # an empty page carried no answer
-                self._local.check = check
-                self.end_check()
+                self._judge(check)
         return [r[0] for r in rows]
 
     def _count(self, collection, where) -> int:
