@@ -64,6 +64,10 @@ def curve(stores: dict[str, str], seconds: int, connections: int) -> list[dict]:
                     row["first " + scenario.name] = time.monotonic() - began
                     if status not in scenario.expect["crm-mock"]:
                         raise RuntimeError(f"{scenario.name} answered {status}: {body[:200]!r}")
+                    if store_name == "postgresql" and scenario.name == "filtered list page":
+                        # PostgreSQL makes it in the background (the first page is answered by a
+                        # scan): the load runs once it is made.
+                        row["index made"] = _indexes_made(store, FILTER_INDEXES) - began
                     wrk(server.base + path, scenario, HEADERS, connections, 1)  # warm-up
                     row[scenario.name] = wrk(server.base + path, scenario, HEADERS, connections, seconds)
                 rows.append(row)
@@ -74,6 +78,28 @@ def curve(stores: dict[str, str], seconds: int, connections: int) -> list[dict]:
                 if store_name == "postgresql":  # the next size starts from an empty database
                     _drop_all(store)
     return rows
+
+
+# What the filtered page asks for (store/base.py: each equality field's, and the shape's).
+FILTER_INDEXES = [("lead_id",), ("status_id",), ("lead_id", "status_id", "date_created")]
+
+
+def _indexes_made(url: str, shapes: list[tuple[str, ...]], timeout: float = 600) -> float:
+    """When every index for `shapes` is made and valid (time.monotonic())."""
+    import psycopg
+
+    sys.path.insert(0, str(ROOT))
+    from mock_server.store.base import index_digest
+
+    names = [f"crm_mock_eq_{index_digest(fields)}" for fields in shapes]
+    deadline = time.monotonic() + timeout
+    with psycopg.connect(url, autocommit=True) as conn:
+        while conn.execute("SELECT COUNT(*) FROM pg_index i JOIN pg_class c ON c.oid = i.indexrelid "
+                           "WHERE c.relname = ANY(%s) AND i.indisvalid", (names,)).fetchone()[0] < len(names):
+            if time.monotonic() > deadline:
+                raise RuntimeError(f"the indexes {names} were not made within {timeout:.0f} s")
+            time.sleep(0.05)
+    return time.monotonic()
 
 
 def _drop_all(url: str) -> None:
@@ -197,16 +223,19 @@ def render(rows: list[dict], memory: dict, reset: list[dict], fixtures_s: tuple,
            "list is `status_id` + `lead_id` + a `date_created` range + `_order_by=-date_created`, 20 a page; it",
            "finds one opportunity at every size (its status, its lead, the second it was created in), so the",
            "figure is the cost of finding it. A SQL store makes an index the first time a filter needs one:",
-           "that first page is timed alone, before the load. These servers share one world cache, so only",
+           "that first page is timed alone, before the load (SQLite makes the index before answering it;",
+           "PostgreSQL answers it by a scan and makes the index in the background, without blocking writers:",
+           "'index made' is when the index was ready, and the load starts then). These servers share one world cache, so only",
            "the first start at each size makes its world; the table after this one times both cases.",
            "Ratio = req/s at 100,000 ÷ req/s at 1,000 (1.0 = flat; the target is at least 0.67, i.e. within 1.5×).",
-           "", "| store | stored | start-up s | first filtered page s | "
+           "", "| store | stored | start-up s | first filtered page s | index made s | "
            + " | ".join(f"{n} req/s (p99 ms)" for n in names) + " |",
-           "|---|---:|---:|---:|" + "---:|" * len(names)]
+           "|---|---:|---:|---:|---:|" + "---:|" * len(names)]
     for row in rows:
         cells = [f"{row[n]['rps']:.0f} ({row[n]['p99']:.1f})" for n in names]
+        made = f"{row['index made']:.2f}" if "index made" in row else "(with the page)"
         out.append(f"| {row['store']} | {row['size']:,} | {row['startup']:.1f} | {row['first filtered list page']:.2f} | "
-                   + " | ".join(cells) + " |")
+                   f"{made} | " + " | ".join(cells) + " |")
     out += ["", "| store | " + " | ".join(f"{n}: 100k ÷ 1k" for n in names) + " |", "|---|" + "---:|" * len(names)]
     for store in dict.fromkeys(r["store"] for r in rows):
         small = next(r for r in rows if r["store"] == store and r["size"] == SIZES[0])

@@ -320,3 +320,98 @@ def test_overrides_changing_through_one_server_during_a_write_load_on_another_gi
         journal = requests.get(f"{two}/__mock/requests", headers=ns, params={"limit": 1000}, timeout=10).json()
         assert sum(e["operation"] == "createOpportunity" for e in journal["requests"]) == 160
         requests.post(f"{one}/__mock/reset", headers=ns, timeout=60).raise_for_status()
+
+
+def _index_state(url: str, fields: tuple[str, ...]) -> bool | None:
+    """Whether the on-demand index for `fields` is valid (None: there is none)."""
+    import psycopg
+
+    from mock_server.store.base import index_digest
+
+    with psycopg.connect(url, autocommit=True) as db:
+        row = db.execute("SELECT i.indisvalid FROM pg_index i JOIN pg_class c ON c.oid = i.indexrelid "
+                         "WHERE c.relname = %s", (f"crm_mock_eq_{index_digest(fields)}",)).fetchone()
+    return None if row is None else row[0]
+
+
+def _drop_indexes(url: str, *shapes: tuple[str, ...]) -> None:
+    import psycopg
+
+    from mock_server.store.base import index_digest
+
+    with psycopg.connect(url, autocommit=True) as db:
+        for fields in shapes:
+            db.execute(f"DROP INDEX IF EXISTS crm_mock_eq_{index_digest(fields)}")
+
+
+def test_a_filter_needing_a_new_index_is_answered_while_another_process_writes_and_the_index_follows(
+        postgres_url):
+    """An index is made in the background, CONCURRENTLY, without the write lock: the page that asked
+    for it is answered (by a scan) even while another process holds the write lock for a long write,
+    and the index is made soon after. (Made inside a write transaction, as before, a first filtered
+    page at 100,000 opportunities held every writer on every host for 7 s, and waited for them.)"""
+    import time
+
+    import psycopg
+
+    from mock_server.store.postgresql import WRITE_LOCK
+
+    shapes = [("user_id",), ("value_period",), ("user_id", "value_period", "date_won")]
+    _drop_indexes(postgres_url, *shapes)
+    ns = {"X-Crm-Mock-Namespace": "index-late", **CLOSE}
+    with running("--vendor", "close", "--store", postgres_url) as base:
+        requests.post(f"{base}/__mock/reset", headers=ns, timeout=60).raise_for_status()
+        won = requests.get(f"{base}/api/v1/opportunity/", params={"status_type": "won", "_limit": 1},
+                           headers=ns, timeout=10).json()["data"][0]
+        query = {"user_id": won["user_id"], "value_period": won["value_period"], "date_won__gte": "2000-01-01"}
+        with psycopg.connect(postgres_url) as writer:  # a long write transaction elsewhere
+            writer.execute("SELECT pg_advisory_xact_lock(%s)", (WRITE_LOCK,))
+            page = requests.get(f"{base}/api/v1/opportunity/", params=query, headers=ns, timeout=20)
+            writer.rollback()
+        assert page.status_code == 200, page.text
+        found = page.json()["data"]
+        assert won["id"] in [o["id"] for o in found]
+        assert all(o["user_id"] == won["user_id"] and o["value_period"] == won["value_period"] for o in found)
+        deadline = time.monotonic() + 60
+        while not all(_index_state(postgres_url, fields) for fields in shapes):
+            assert time.monotonic() < deadline, [_index_state(postgres_url, f) for f in shapes]
+            time.sleep(0.2)
+        again = requests.get(f"{base}/api/v1/opportunity/", params=query, headers=ns, timeout=10)
+        assert again.json()["data"] == found  # the index finds what the scan found
+
+
+def test_processes_asking_for_the_same_indexes_at_once_make_each_once_and_an_index_left_half_made_is_made_again(
+        postgres_url, caplog):
+    """Two processes asking for the same three indexes at once: builds take turns (two CONCURRENTLY
+    builds on one table end one as a deadlock), and each is made. An index a dead build left invalid
+    (the planner never uses it) is dropped and made again."""
+    import psycopg
+
+    from mock_server.store import Query
+    from mock_server.store.base import index_digest
+
+    shapes = [("probe_a",), ("probe_b",), ("probe_a", "probe_b", "probe_c")]
+    _drop_indexes(postgres_url, *shapes)
+    stores = [PostgresStore(postgres_url) for _ in range(2)]
+    try:
+        stores[0].drop("half-made/")
+        with stores[0].transaction():
+            for n in range(40):
+                stores[0].insert("half-made/things", n, {"id": n, "probe_a": n % 2, "probe_b": "same", "probe_c": n})
+        # CREATE UNIQUE ... CONCURRENTLY fails on the duplicates and leaves its index behind, invalid:
+        # what a build killed half way leaves.
+        with psycopg.connect(postgres_url, autocommit=True) as db, pytest.raises(psycopg.errors.UniqueViolation):
+            db.execute(f"CREATE UNIQUE INDEX CONCURRENTLY crm_mock_eq_{index_digest(('probe_b',))} "
+                       "ON crm_mock_records (collection, (data -> 'probe_b'))")
+        assert _index_state(postgres_url, ("probe_b",)) is False
+        query = Query(where=[("probe_a", "eq", 1), ("probe_b", "eq", "same")], order_by=[("probe_c", True)])
+        pages = [store.query("half-made/things", query)[0] for store in stores]
+        for store in stores:
+            store.wait_for_indexes(60)
+        assert [r["id"] for r in pages[0]] == [r["id"] for r in pages[1]] == list(range(39, 0, -2))
+        assert [_index_state(postgres_url, fields) for fields in shapes] == [True, True, True]
+        assert "could not make the index" not in caplog.text
+    finally:
+        stores[0].drop("half-made/")
+        for store in stores:
+            store.close()

@@ -15,6 +15,7 @@ from mock_server.serve.snapshots import NamedSnapshots, stored_prefix
 from mock_server.store import Store
 from mock_server.store.base import SeededWorld
 from mock_server.store.namespaced import DEFAULT, inside
+from mock_server.threads import off_the_event_loop
 
 REGISTRY = "__mock.namespaces"
 TOUCH_EVERY = 1.0  # seconds between two `last_used` writes of one namespace by one process
@@ -88,7 +89,8 @@ class Namespaces:
         self._seen[name] = now
 
     def _world(self, name: str, count: int | None) -> SeededWorld:
-        return _off_the_event_loop(self._build_inside, name, count)
+        # Seconds of CPU: under gevent, in the request's greenlet it would stop every other request.
+        return off_the_event_loop(self._build_inside, name, count)
 
     def _build_inside(self, name: str, count: int | None) -> SeededWorld:
         with inside(name):
@@ -140,17 +142,3 @@ class Namespaces:
                     self._seen.pop(name, None)
                     dropped.append(name)
         return dropped
-
-
-def _off_the_event_loop(fn, *args):
-    """Building a large world is seconds of CPU. Under gevent (the default server) it would run in
-    the request's greenlet and stop every other request until it ended: run it in gevent's thread
-    pool instead, where the interpreter still hands the event loop a turn every few milliseconds.
-    Under threads (or bjoern, which serves one request at a time anyway) it runs where it is."""
-    try:
-        from gevent import get_hub, monkey
-    except ImportError:
-        return fn(*args)
-    if not monkey.is_module_patched("threading"):
-        return fn(*args)
-    return get_hub().threadpool.apply(fn, args)

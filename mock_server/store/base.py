@@ -23,6 +23,12 @@ def prefix_end(prefix: str) -> str:
     return prefix[:-1] + chr(ord(prefix[-1]) + 1)
 
 
+def index_digest(fields: tuple[str, ...]) -> str:
+    """The suffix of the index name for `fields`. One field's is its name's, as before indexes could
+    span fields: an existing database keeps its indexes."""
+    return hashlib.blake2b("\0".join(fields).encode(), digest_size=6).hexdigest()
+
+
 def sql_key(key) -> str:
     """Integer and string ids share one TEXT column in the SQL stores; the type prefix keeps 1 and "1" apart."""
     return f"i:{key}" if isinstance(key, int) else f"s:{key}"
@@ -317,12 +323,20 @@ class SqlStore(Store):
             return True
         if len(self._indexed) >= MAX_INDEXES:
             return False
-        with self.transaction():
-            # One field's digest is its name's, as before indexes could span fields: an existing file keeps its index.
-            self._create_index(fields, hashlib.blake2b("\0".join(fields).encode(), digest_size=6).hexdigest())
-            self.analyze()  # so the planner knows which of two indexed filters is the selective one
-        self._indexed.add(fields)
+        self._indexed.add(fields)  # asked for: a store that makes it in the background is not asked twice
+        try:
+            self._make_index(fields, index_digest(fields))
+        except BaseException:
+            self._indexed.discard(fields)
+            raise
         return True
+
+    def _make_index(self, fields: tuple[str, ...], digest: str) -> None:
+        """Make the index before the query that asked for it runs. SQLite has no way to build one
+        without holding the write lock, so the asking request may as well wait for it."""
+        with self.transaction():
+            self._create_index(fields, digest)
+            self.analyze()  # so the planner knows which of two indexed filters is the selective one
 
     @abc.abstractmethod
     def _create_index(self, fields: tuple[str, ...], digest: str) -> None:

@@ -10,6 +10,7 @@ counters once and writes them back once, and they stay unique across every proce
 """
 from __future__ import annotations
 
+import logging
 import os
 import threading
 import time
@@ -26,6 +27,9 @@ from mock_server.store.base import (
     prefix_end,
     sql_key,
 )
+from mock_server.threads import in_the_background
+
+log = logging.getLogger("crm_mock")
 
 # 2: names carry their namespace ("default/close.opportunities"); the journal and rate-limit windows.
 # 3: a journal row holds a batch of entries (a JSON array) and their number.
@@ -58,6 +62,9 @@ CREATE TABLE IF NOT EXISTS crm_mock_windows (name TEXT PRIMARY KEY, start DOUBLE
 IDLE_CHECK_S = 1.0  # a connection idle this long is checked before use (a restart may have broken it)
 PRUNE_EVERY = 1000  # rate-limit hits between two sweeps of finished windows
 WRITE_LOCK = 0x63726D6D  # "crmm": the advisory lock every read-modify-write takes first
+INDEX_POLL_S = 0.2  # how often a build waiting for another one tries again
+INDEX_LOCK = 0x63726D6D  # (INDEX_LOCK, 0): the lock an index build holds; two-key advisory locks are
+# a key space of their own, never the write lock
 SQL_OPERATORS = {"gt": ">", "gte": ">=", "lt": "<", "lte": "<="}
 # Rows from three arrays, in their order (seq, the insertion order, follows it).
 INSERTED = ("SELECT c, k, d::jsonb, d FROM unnest(%b::text[], %b::text[], %b::text[]) WITH ORDINALITY AS t(c, k, d, n) "
@@ -109,6 +116,7 @@ class PostgresStore(SqlStore):
         self._guard = threading.Lock()
         self._hits = 0
         self._last_used: dict[int, float] = {}  # id(connection) → when it was last given back
+        self._index_builds: list = []  # a function waiting for each build this process started
         try:
             with self._connection() as db:
                 self._migrate(db)
@@ -308,14 +316,49 @@ class PostgresStore(SqlStore):
             return db.execute("DELETE FROM crm_mock_records WHERE collection = %s AND key = %s RETURNING 1",
                               (collection, sql_key(key))).fetchone() is not None
 
+    def _make_index(self, fields, digest):
+        """In the background: the asking page is answered by a scan meanwhile, and every writer on
+        every host goes on. Made in a transaction with the write lock, as before, an index on 100,000
+        opportunities held that page 7 s and every write of the database with it (a plain CREATE INDEX
+        also blocks writes to the table while it runs; CONCURRENTLY does not)."""
+        self._index_builds.append(in_the_background(self._create_index, fields, digest))
+
     def _create_index(self, fields, digest):
         # B-trees, one per filter shape: a GIN index over every record (schema 3) answered containment
         # for every field but read the whole posting list of each key (a status shared by a third of
         # 10,000 opportunities cost 2 ms a query, where the lead's b-tree finds its few), and its
         # upkeep set the p99 of every write (see SCHEMA_VERSION).
-        columns = ", ".join(f"(data -> {_literal(name)})" for name in fields)
-        with self._connection() as db:
-            db.execute(f"CREATE INDEX IF NOT EXISTS crm_mock_eq_{digest} ON crm_mock_records (collection, {columns})")
+        import psycopg
+
+        name = f"crm_mock_eq_{digest}"
+        columns = ", ".join(f"(data -> {_literal(n)})" for n in fields)
+        try:
+            # A connection of its own: CONCURRENTLY cannot run in a transaction, and takes seconds.
+            # One build at a time in every process (a session lock): two CONCURRENTLY builds on one
+            # table wait for each other's transactions, and PostgreSQL ends one as a deadlock. A
+            # process asking for an index another is making waits, then finds it made; a build that
+            # dies (its connection with it) lets the next one in.
+            with psycopg.connect(self.url, autocommit=True) as db:
+                # Polled, not waited for in pg_advisory_lock: a session waiting there holds a snapshot,
+                # and the build holding the lock waits for every older snapshot (a deadlock again).
+                while not db.execute("SELECT pg_try_advisory_lock(%s::int, 0)", (INDEX_LOCK,)).fetchone()[0]:
+                    time.sleep(INDEX_POLL_S)
+                valid = db.execute("SELECT i.indisvalid FROM pg_index i JOIN pg_class c ON c.oid = i.indexrelid "
+                                   "WHERE c.relname = %s", (name,)).fetchone()
+                if valid is not None and valid[0]:
+                    return
+                if valid is not None:  # left half-made by a build that stopped: the planner never uses it
+                    db.execute(f"DROP INDEX CONCURRENTLY IF EXISTS {name}")
+                db.execute(f"CREATE INDEX CONCURRENTLY {name} ON crm_mock_records (collection, {columns})")
+                db.execute("ANALYZE crm_mock_records")  # so the planner knows which index is the selective one
+        except Exception as error:  # the filter still works, by a scan; the next one to need it asks again
+            self._indexed.discard(fields)
+            log.warning("could not make the index for %s: %s: %s", ", ".join(fields), type(error).__name__, error)
+
+    def wait_for_indexes(self, timeout: float | None = None) -> None:
+        """Until every index this process asked for is made (for tests and the bench)."""
+        while self._index_builds:
+            self._index_builds.pop()(timeout)
 
     def _where(self, collection, conditions) -> tuple[str, list]:
         clauses, args = ["collection = %s"], [collection]
@@ -503,7 +546,8 @@ class PostgresStore(SqlStore):
     def analyze(self):
         # Autovacuum analyzes too, but only after its naptime: a freshly seeded world gets stats now.
         with self._connection() as conn:
-            conn.execute("ANALYZE crm_mock_records")
+            # SKIP_LOCKED: an index being built holds the lock ANALYZE needs, and analyzes when done.
+            conn.execute("ANALYZE (SKIP_LOCKED) crm_mock_records")
 
     def collections(self):
         with self._connection() as db:
