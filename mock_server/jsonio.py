@@ -3,21 +3,63 @@ with the stdlib as the fallback for what orjson refuses (integers beyond 64 bits
 from __future__ import annotations
 
 import json
+import secrets
 
 import orjson
 
 JSONDecodeError = orjson.JSONDecodeError  # a ValueError subclass
+_DIGITS_TO_ZERO = bytes(0x30 if 0x30 <= b <= 0x39 else 0x20 for b in range(256))
+_TWENTY_ZEROS = b"0" * 20
 
 
 def dumps(value) -> bytes:
     try:
         return orjson.dumps(value)
     except TypeError:
-        return json.dumps(value).encode()
+        return _dumps_wide_integers(value)
+
+
+INT64 = range(-(2**63), 2**64)  # what orjson writes (up to unsigned 64 bits)
+
+
+def _dumps_wide_integers(value) -> bytes:
+    """orjson refuses integers past 64 bits, and the stdlib cannot embed orjson's Fragments (a list
+    page of stored records whose totals pass int64). Each wide integer goes out as a placeholder
+    string that no JSON text holds (a random nonce between NULs), put back as digits after."""
+    nonce, wide = secrets.token_hex(8), []
+
+    def placeholder(number: int) -> str:
+        wide.append(number)
+        return f"\0{nonce}:{len(wide) - 1}\0"
+
+    def swap(node):
+        if isinstance(node, dict):
+            return {k: swap(v) for k, v in node.items()}
+        if isinstance(node, list | tuple):
+            return [swap(v) for v in node]
+        if isinstance(node, int) and not isinstance(node, bool) and node not in INT64:
+            return placeholder(node)
+        return node
+
+    try:
+        text = orjson.dumps(swap(value))
+    except TypeError:
+        return json.dumps(value).encode()  # not the integers: the stdlib's error says what it is
+    for n, number in enumerate(wide):
+        text = text.replace(f'"\\u0000{nonce}:{n}\\u0000"'.encode(), str(number).encode())
+    return text
 
 
 def loads(data: bytes | str):
-    return orjson.loads(data)
+    value = orjson.loads(data)
+    # orjson reads an integer past 64 bits as a float: a record holding one (Close's annualized value
+    # of a value near int64's largest) read back from a SQL store would lose digits. Twenty digits in
+    # a row is the only way to write one; the stdlib then reads it exactly (rare, and slower). The
+    # check maps every digit to "0" and looks for twenty: 1 µs for a 1.5 KB record (a regex: 14 µs).
+    raw = data if isinstance(data, bytes) else data.encode()
+    if _TWENTY_ZEROS in raw.translate(_DIGITS_TO_ZERO):
+        return json.loads(data)
+    return value
 
 
 def fragment(value) -> orjson.Fragment:

@@ -24,7 +24,7 @@ class MockError(Exception):
     status: int
     reason: str  # validation | malformed | unsupported_media_type | too_large | unauthorized |
     #              forbidden | not_found | no_route | method_not_allowed | rate_limited |
-    #              headers_too_large | internal
+    #              headers_too_large | uri_too_long | internal
     message: str = ""
     problems: list[Problem] = field(default_factory=list)
     headers: dict[str, str] = field(default_factory=dict)

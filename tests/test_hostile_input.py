@@ -94,10 +94,24 @@ def requests_for(vendor: str, op):
         # A "/" in a path value makes another path (a no-route 404, a body of its own): kept out here.
         st.fixed_dictionaries({name: numberish.map(lambda v: v.replace("/", "")) for name in path_names}),
         st.dictionaries(st.sampled_from(declared), numberish, max_size=4).map(lambda q: {**required, **q}),
-        st.sampled_from([AUTH[vendor]] * 6 + [{}, {"Authorization": "Basic !!!"}]),
+        st.one_of(st.sampled_from([AUTH[vendor]] * 6 + [{}, {"Authorization": "Basic !!!"}]), hostile_credentials(spec)),
         bodies(op, spec) if op.has_body else st.just(b""),
         st.sampled_from(media),
     )
+
+
+# What a header can carry (HTTP/1.1 field values are Latin-1 octets): any of it, in any credential.
+header_text = st.text(alphabet=st.characters(min_codepoint=0x20, max_codepoint=0xFF, blacklist_characters="\x7f"),
+                      max_size=24)
+
+
+def hostile_credentials(spec):
+    """Every header a scheme of the spec reads, with any value; Authorization with any scheme word
+    (a non-ASCII Basic value was a 500: base64 refuses non-ASCII text with a bare ValueError)."""
+    names = sorted({s["name"] for s in spec.security_schemes.values() if s.get("in") == "header"})
+    authorization = st.builds(lambda word, value: {"Authorization": f"{word} {value}"},
+                              st.sampled_from(["Basic", "basic", "Bearer", "Token", ""]), header_text)
+    return authorization | st.dictionaries(st.sampled_from(names or ["Authorization"]), header_text, min_size=1)
 
 
 def cases():
@@ -325,3 +339,23 @@ def test_a_handler_that_fails_after_writing_leaves_nothing_behind(make_client, m
         logging.disable(logging.NOTSET)
     assert response.status_code == 500 and set(response.get_json()) == {"error"}
     assert records_of(client) == before
+
+
+def test_list_totals_stay_exact_past_int64_on_every_store(make_client):
+    """Close's list totals sum values the spec allows up to int64's largest, so a sum passes int64:
+    SQLite's SUM() raised 'integer overflow', and every Close list of the namespace was a 500 until
+    a reset. Totals are exact, as in memory, on every store, and so is a record holding an integer
+    past 64 bits when read back (orjson alone read one as a float)."""
+    client = make_client(seed_data=0)
+    ids = []
+    for value in (2**63 - 1, 1):
+        created = client.post("/close/api/v1/opportunity/", json={"value": value, "value_period": "monthly"},
+                              headers=CLOSE_AUTH)
+        assert created.status_code == 200, created.get_json()
+        ids.append(created.get_json()["id"])
+    page = client.get("/close/api/v1/opportunity/", headers=CLOSE_AUTH)
+    assert page.status_code == 200, page.get_json()
+    assert page.get_json()["total_value_monthly"] == 2**63
+    assert page.get_json()["total_value_annualized"] == 12 * 2**63
+    largest = client.get(f"/close/api/v1/opportunity/{ids[0]}/", headers=CLOSE_AUTH).get_json()
+    assert largest["annualized_value"] == 12 * (2**63 - 1) and isinstance(largest["annualized_value"], int)

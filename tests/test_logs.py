@@ -52,6 +52,7 @@ def serve_and_talk(*flags: str) -> str:
                               fault={"latency_ms": 5}, times=1)
         assert call("GET", "/api/v1/opportunity/?_limit=5") == 200
         assert call("GET", f"/api/v1/status/opportunity/?api_key={API_KEY}") in (200, 400)
+        assert call("GET", "/api/v1/opportunity/x%0aFORGED%20line%1b/?_limit=%0d%0aFORGED") in (400, 404)
     finally:
         process.terminate()
         _, err = process.communicate(timeout=10)
@@ -71,7 +72,7 @@ def access(lines: list[dict]) -> list[dict]:
 
 
 def test_every_request_is_one_json_line_with_its_operation_status_and_duration(json_log):
-    made, refused, overridden, with_secret = access(json_log)
+    made, refused, overridden, with_secret, forging = access(json_log)
     assert (made["method"], made["path"], made["operation"], made["status"]) == (
         "POST", "/api/v1/opportunity/", "createOpportunity", 200)
     assert made["duration_ms"] > 0 and made["vendor"] == "close" and made["namespace"] == "default"
@@ -79,6 +80,7 @@ def test_every_request_is_one_json_line_with_its_operation_status_and_duration(j
     assert refused["status"] == 400 and refused["problems"] and refused["problems"][0].startswith("value:")
     assert overridden["override"].startswith("ovr_") and overridden["fault"] == "latency_ms=5"
     assert with_secret["query"] == "api_key=***"  # masked, as in the journal
+    assert forging["path"] == "/api/v1/opportunity/x\nFORGED line\x1b/"  # JSON escapes it in the line
 
 
 def test_the_start_up_block_says_what_is_served_where(json_log):
@@ -92,5 +94,8 @@ def test_text_lines_read_as_a_sentence_and_quiet_keeps_them_out():
     assert "POST /api/v1/opportunity/ createOpportunity -> 200" in text
     assert "createOpportunity -> 400" in text and "problems=value:" in text
     assert API_KEY not in text and "api_key=***" in text
+    # A percent-encoded newline in a path or query is written as an escape: no request forges a line.
+    assert not [line for line in text.splitlines() if line.startswith("FORGED")]
+    assert "x\\x0aFORGED line\\x1b" in text and "\\x0d\\x0aFORGED" in text
     quiet = serve_and_talk("--quiet")
     assert "createOpportunity" not in quiet and "serving" not in quiet

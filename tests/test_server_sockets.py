@@ -128,6 +128,27 @@ def test_oversized_headers_are_a_431_in_the_vendors_shape(close_port, size):
     assert status == 431 and set(body) == {"error"} and "8 KiB" in body["error"]
 
 
+def test_a_long_filter_is_served_and_a_target_past_8_kib_is_a_414_in_the_vendors_shape(close_port):
+    """A Close filter of 90 lead ids (about 5 KB of query) is an ordinary request (gunicorn's default
+    request line, 4 KiB, answered it with a bare HTML 414); past 8 KiB, the vendor's 414."""
+    ids = "&".join(f"lead_id__in=lead_{n:040d}" for n in range(90))
+    status, body = exchange(close_port, f"GET /api/v1/opportunity/?{ids} HTTP/1.1\r\nHost: x\r\n"
+                            "Connection: close\r\n".encode() + AUTH + b"\r\n")
+    assert status == 200 and body["data"] == []
+    status, body = exchange(close_port, b"GET /api/v1/opportunity/?q=" + b"a" * 9000 + b" HTTP/1.1\r\nHost: x\r\n"
+                            b"Connection: close\r\n" + AUTH + b"\r\n")
+    assert status == 414 and set(body) == {"error"} and "8 KiB" in body["error"]
+
+
+def test_many_small_header_fields_are_served(close_port):
+    """150 fields of a few bytes (under 8 KiB in all): gunicorn's default of 100 fields answered a
+    bare HTML 431; the headers' limit is their size, in the vendor's shape (above)."""
+    fields = b"".join(b"X-F%d: 1\r\n" % n for n in range(150))
+    status, body = exchange(close_port, b"GET /api/v1/status/opportunity/ HTTP/1.1\r\nHost: x\r\n"
+                            b"Connection: close\r\n" + AUTH + fields + b"\r\n")
+    assert status == 200 and body["data"]
+
+
 def bjoern_gap(request, what: str) -> None:
     """bjoern's own C HTTP parser answers some requests before crm-mock sees them; each such gap is
     tracked here (strict: the test fails the day bjoern starts passing it) and in the README."""

@@ -49,9 +49,19 @@ class AccessLog(Stage):
         }
         extras = "".join(f" {name}={fields[name]}" for name in ("override", "fault") if fields[name])
         extras += f" problems={'; '.join(problems)}" if problems else ""
-        ACCESS.info("%s %s%s %s -> %s %.1fms%s", request.method, request.path, f"?{query}" if query else "",
-                    fields["operation"] or "-", reply.status, fields["duration_ms"], extras, extra=fields)
+        ACCESS.info("%s %s%s %s -> %s %.1fms%s", request.method, one_line(request.path),
+                    one_line(f"?{query}") if query else "", fields["operation"] or "-", reply.status,
+                    fields["duration_ms"], one_line(extras), extra=fields)
         return None
+
+
+# C0 and C1 controls and DEL, as \xNN: a percent-encoded newline in a path or a problem's value
+# cannot start a forged line of its own in a text log (the JSON format escapes them itself).
+_CONTROLS = {c: f"\\x{c:02x}" for c in (*range(0x20), *range(0x7F, 0xA0))}
+
+
+def one_line(text: str) -> str:
+    return text.translate(_CONTROLS)
 
 
 def _fault(fault) -> str | None:

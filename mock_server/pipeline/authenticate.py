@@ -6,7 +6,6 @@ credentials are accepted, and who they belong to, from the vendor's `KeyRing` (t
 from __future__ import annotations
 
 import base64
-import binascii
 
 from mock_server.identity import ANONYMOUS, Principal
 from mock_server.pipeline.exchange import Exchange
@@ -31,7 +30,7 @@ def read_credential(scheme: dict, headers) -> str | None:
             return None
         try:
             decoded = base64.b64decode(value, validate=True).decode("utf-8")
-        except (binascii.Error, UnicodeDecodeError):
+        except ValueError:  # not Base64 (binascii.Error), not ASCII text at all, or not UTF-8 inside
             return None
         return decoded if ":" in decoded else None
     if (kind == "http" and scheme.get("scheme", "").lower() == "bearer") or kind == "oauth2":

@@ -199,8 +199,16 @@ class SqliteStore(SqlStore):
     def _sum_groups(self, collection, where, by, fields):
         condition, args = self._where(collection, where)
         sums = "".join(f", SUM(COALESCE(json_extract(data, '{_json_path(f)}'), 0))" for f in fields)
-        rows = self._db.execute(f"SELECT json_extract(data, '{_json_path(by)}'), COUNT(*){sums} FROM records "  # noqa: S608
-                                f"WHERE {condition} GROUP BY 1", args).fetchall()
+        try:
+            rows = self._db.execute(f"SELECT json_extract(data, '{_json_path(by)}'), COUNT(*){sums} FROM records "  # noqa: S608
+                                    f"WHERE {condition} GROUP BY 1", args).fetchall()
+        except sqlite3.OperationalError as error:  # SUM() past int64 ("integer overflow")
+            if "overflow" not in str(error):
+                raise
+            return super()._sum_groups(collection, where, by, fields)  # in Python: exact, as in memory
+        if any(isinstance(total, float) for row in rows for total in row[2:]):
+            # json_extract reads an integer past int64 as a REAL: the sum would be rounded.
+            return super()._sum_groups(collection, where, by, fields)
         return {row[0]: {"count": row[1], **dict(zip(fields, row[2:], strict=True))} for row in rows}
 
     def _select_rows(self, collection, query: Query) -> list[str]:
