@@ -365,11 +365,19 @@ class SqlStore(Store):
         rows, total = self._select(collection, query)  # stored text goes out as is
         return [jsonio.raw_fragment(text) for text in rows], total
 
+def searchable_text(value) -> str | None:
+    """A field's text for `contains`, as the SQL stores read it: a string as is, any other value as
+    JSON writes it (0, true), and none for a missing or null field."""
+    if value is None or isinstance(value, str):
+        return value
+    return jsonio.dumps(value).decode()
+
+
 def matches(record: dict, where) -> bool:
     for name, op, value in where:
         if op == "contains":
             names = name if isinstance(name, tuple) else (name,)
-            if not any(value in str(record.get(n) or "").lower() for n in names):
+            if not any(value in text.lower() for n in names if (text := searchable_text(record.get(n))) is not None):
                 return False
             continue
         have = record.get(name)

@@ -174,8 +174,11 @@ class SqliteStore(SqlStore):
                 self._equality_indexed(name)
             if op == "contains":
                 names = name if isinstance(name, tuple) else (name,)
+                # json_extract reads true as 1: a boolean's text is its JSON, as in PostgreSQL's ->>
                 clauses.append("(" + " OR ".join(
-                    f"instr(lower(json_extract(data, '{_json_path(n)}')), ?) > 0" for n in names) + ")")
+                    f"instr(lower(CASE json_type(data, '{_json_path(n)}') WHEN 'true' THEN 'true' "
+                    f"WHEN 'false' THEN 'false' ELSE json_extract(data, '{_json_path(n)}') END), ?) > 0"
+                    for n in names) + ")")
                 args += [value] * len(names)
                 continue
             expr = f"json_extract(data, '{_json_path(name)}')"
