@@ -139,6 +139,9 @@ def test_a_dropped_connection_after_the_write(mock):
     with pytest.raises(requests.ConnectionError):
         create_close(mock)
     assert count(mock, "close.opportunities") == before + 1  # stored, though the client saw nothing
+    # The journal says what the client met: the answer the mock would have sent, and the drop.
+    entry = requests.get(f"{mock}/__mock/requests?operation=createOpportunity", timeout=10).json()["requests"][-1]
+    assert (entry["status"], entry["fault"]) == (200, "drop")
 
 
 def test_a_reset_before_the_vendor_stores_nothing(mock):

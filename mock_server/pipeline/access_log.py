@@ -16,6 +16,7 @@ from urllib.parse import unquote_plus
 from mock_server.pipeline.exchange import Exchange
 from mock_server.pipeline.stage import Outcome, Stage
 from mock_server.redaction import Redactor
+from mock_server.steering.faults import describe
 from mock_server.store.namespaced import CURRENT
 
 ACCESS = logging.getLogger("crm_mock.access")
@@ -38,7 +39,7 @@ class AccessLog(Stage):
         assert reply is not None
         query = unquote_plus(self.redactor.query(request.query_string.decode("latin-1")))  # masked first
         problems = [f"{p.field}: {p.message}" for p in exchange.problems[:PROBLEMS_SHOWN]]
-        fault = _fault(exchange.fault)
+        fault = describe(exchange.fault)
         fields = {
             "vendor": self.mount.vendor.name, "namespace": CURRENT.get(),
             "operation": op.operation_id if op else None, "method": request.method, "path": request.path,
@@ -62,11 +63,3 @@ _CONTROLS = {c: f"\\x{c:02x}" for c in (*range(0x20), *range(0x7F, 0xA0))}
 
 def one_line(text: str) -> str:
     return text.translate(_CONTROLS)
-
-
-def _fault(fault) -> str | None:
-    """`drop`, `latency_ms=200`, ...: the fault's settings that are on, in short."""
-    if fault is None:
-        return None
-    on = {name: value for name, value in vars(fault).items() if value}
-    return ",".join(name if value is True else f"{name}={value:g}" for name, value in on.items()) or None

@@ -14,6 +14,7 @@ from mock_server import jsonio
 from mock_server.pipeline.exchange import Exchange, Reply
 from mock_server.pipeline.stage import Outcome, Stage
 from mock_server.redaction import Redactor
+from mock_server.steering.faults import describe
 from mock_server.store.base import Store, StoreUnavailable
 
 log = logging.getLogger("crm_mock")
@@ -81,6 +82,8 @@ class Record(Stage):
             "status": reply.status,
             "duration_ms": (time.perf_counter() - exchange.started) * 1000,
             "override": exchange.override.id if exchange.override else None,
+            # What the client met beside `status` (a drop after a create: stored, the answer never sent).
+            "fault": describe(exchange.fault),
             "user": exchange.principal.user if exchange.principal else None,
             "message": message_of(reply),
             "problems": [{"field": p.field, "message": p.message} for p in exchange.problems] if exchange.problems

@@ -18,6 +18,14 @@ import time
 from mock_server.steering.overrides import Fault
 
 
+def describe(fault: Fault | None) -> str | None:
+    """`drop`, `latency_ms=200`, ...: the fault's settings that are on, in short (journal, log)."""
+    if fault is None:
+        return None
+    on = {name: value for name, value in vars(fault).items() if value}
+    return ",".join(name if value is True else f"{name}={value:g}" for name, value in on.items()) or None
+
+
 def wait(fault: Fault, rng: random.Random) -> None:
     """The latency part of a fault (gevent workers: a cooperative sleep; others wait too)."""
     if fault.latency_ms or fault.jitter_ms:
