@@ -6,11 +6,22 @@ Installed with the package (entry point `pytest11`), so it is active wherever cr
     import pytest
     from closeio_api import API
 
-    @pytest.mark.crm_mock(seed_data=3)          # optional: vendor, seed, seed_data, keys, namespace
+    @pytest.mark.crm_mock(seed_data=3)          # optional: vendor, seed, seed_data, keys, namespace, snapshot
     def test_lists_what_is_seeded(crm_mock):
         api = API(crm_mock.url("close") + "/", api_key="any-key")
         assert api.get("opportunity")["total_results"] == 3
         crm_mock.verify(operation="listOpportunities", count=1)
+
+Set up once, start every test from it (`crm_mock_session` is session-scoped):
+
+    @pytest.fixture(scope="session", autouse=True)
+    def big_world(crm_mock_session):
+        mock = crm_mock_session()                # the server tests without options get
+        mock.reset(seed_data=500)                # ... or creates through the vendor's API
+        mock.save_snapshot("big")
+
+    @pytest.mark.crm_mock(snapshot="big")
+    def test_on_the_big_world(crm_mock): ...
 
 Which server a test gets:
 - `--crm-mock-url URL` (or `CRM_MOCK_URL`): one started elsewhere (CI, docker), used as it is; give
@@ -24,6 +35,7 @@ Which server a test gets:
 """
 from __future__ import annotations
 
+import dataclasses
 import json
 import os
 import secrets
@@ -33,7 +45,7 @@ import subprocess
 import sys
 import tempfile
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
 from typing import IO, Any
@@ -63,6 +75,7 @@ class MockConfig:
     seed_data: int = 0
     keys: str | os.PathLike[str] | dict[str, Any] | None = None
     namespace: str | None = None  # default: --crm-mock-namespace / CRM_MOCK_NAMESPACE, else none
+    snapshot: str | None = None  # each test starts from this named snapshot instead of the seeded world
 
     def server_key(self) -> tuple[str, int, str | None]:
         """Tests asking for the same key share one server; `seed_data` is applied by each reset."""
@@ -170,17 +183,18 @@ def _config_of(request: pytest.FixtureRequest) -> MockConfig:
     try:
         config = MockConfig(*marker.args, **marker.kwargs)
     except TypeError as error:
-        pytest.fail(f"@pytest.mark.crm_mock takes vendor, seed, seed_data, keys: {error}", pytrace=False)
+        pytest.fail(f"@pytest.mark.crm_mock takes vendor, seed, seed_data, keys, namespace, snapshot: {error}",
+                    pytrace=False)
     if config.keys is None or isinstance(config.keys, dict):
         return config
-    return MockConfig(config.vendor, config.seed, config.seed_data, str(request.config.rootpath / config.keys),
-                      config.namespace)
+    return dataclasses.replace(config, keys=str(request.config.rootpath / config.keys))
 
 
-def _namespace_of(request: pytest.FixtureRequest, config: MockConfig) -> str | None:
+def _namespace_of(request: pytest.FixtureRequest | pytest.Config, config: MockConfig) -> str | None:
     """The marker's namespace, else the session's; under pytest-xdist each worker gets its own
     (`job-123-gw0`), since every test resets its namespace."""
-    name = config.namespace or request.config.getoption("crm_mock_namespace") or os.environ.get("CRM_MOCK_NAMESPACE")
+    options = request if isinstance(request, pytest.Config) else request.config
+    name = config.namespace or options.getoption("crm_mock_namespace") or os.environ.get("CRM_MOCK_NAMESPACE")
     worker = os.environ.get("PYTEST_XDIST_WORKER")
     return f"{name}-{worker}" if name and worker else name
 
@@ -199,8 +213,9 @@ def pytest_addoption(parser: pytest.Parser) -> None:
 
 def pytest_configure(config: pytest.Config) -> None:
     config.addinivalue_line(
-        "markers", "crm_mock(vendor='all', seed=0, seed_data=0, keys=None, namespace=None): the crm-mock server the "
-                   "crm_mock fixture gives this test (keys: a keys YAML path or dict; namespace: its own world)")
+        "markers", "crm_mock(vendor='all', seed=0, seed_data=0, keys=None, namespace=None, snapshot=None): the "
+                   "crm-mock server the crm_mock fixture gives this test (keys: a keys YAML path or dict; namespace: "
+                   "its own world; snapshot: start from this named snapshot, see crm_mock_session)")
     config.stash[SERVERS_LOG] = []
 
 
@@ -229,5 +244,27 @@ def crm_mock(request: pytest.FixtureRequest, _crm_mock_servers: _Servers) -> Cli
     marker's `seed_data`, no overrides, an empty journal."""
     config = _config_of(request)
     client = _crm_mock_servers.client_for(config).in_namespace(_namespace_of(request, config))
-    client.reset(seed_data=config.seed_data)
+    if config.snapshot is None:
+        client.reset(seed_data=config.seed_data)
+    elif config.snapshot not in {s["name"] for s in client.snapshots()}:
+        pytest.fail(f"crm-mock has no snapshot {config.snapshot!r} in this namespace: save it first, e.g. from a "
+                    f"session fixture: crm_mock_session(...).save_snapshot({config.snapshot!r})", pytrace=False)
+    else:
+        client.reset(to=config.snapshot)
     return client
+
+
+@pytest.fixture(scope="session")
+def crm_mock_session(request: pytest.FixtureRequest, _crm_mock_servers: _Servers) -> Callable[..., Client]:
+    """For set-up a whole session shares: `crm_mock_session(**marker options)` gives the Client of
+    the server (and namespace) that tests marked with the same options get, not reset. Build a world
+    on it once and keep it with `save_snapshot(NAME)`; tests marked `crm_mock(snapshot=NAME)` start
+    from it, each in milliseconds."""
+
+    def client_for(*args: Any, **options: Any) -> Client:
+        config = MockConfig(*args, **options)
+        if config.keys is not None and not isinstance(config.keys, dict):
+            config = dataclasses.replace(config, keys=str(request.config.rootpath / config.keys))
+        return _crm_mock_servers.client_for(config).in_namespace(_namespace_of(request.config, config))
+
+    return client_for

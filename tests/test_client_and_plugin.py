@@ -219,6 +219,39 @@ def test_the_fixture_resets_and_the_marker_picks_a_server(isolated):
     assert f"--vendor nexudus --seed 0 --keys {isolated.path / 'nexudus_keys.yaml'})" in started[2]
 
 
+def test_a_world_set_up_once_is_where_every_test_marked_with_its_snapshot_starts(isolated):
+    isolated.makepyfile("""
+        import pytest
+        import requests
+
+        @pytest.fixture(scope="session", autouse=True)
+        def set_up(crm_mock_session):
+            mock = crm_mock_session(vendor="close")
+            mock.reset(seed_data=7)
+            requests.post(mock.url("close") + "/opportunity/", json={"note": "made in set-up"}, auth=("k", ""))
+            mock.save_snapshot("after-setup")
+
+        @pytest.mark.crm_mock(vendor="close", snapshot="after-setup")
+        @pytest.mark.parametrize("run", [1, 2])
+        def test_starts_from_the_snapshot(crm_mock, run):
+            opportunities = crm_mock.records("close.opportunities")
+            assert len(opportunities) == 9 and "made in set-up" in [o["note"] for o in opportunities]
+            requests.post(crm_mock.url("close") + "/opportunity/", json={"value": run}, auth=("k", ""))
+            assert crm_mock.requests() == [crm_mock.requests()[0]]  # this test's own journal only
+
+        @pytest.mark.crm_mock(vendor="close")
+        def test_without_it_the_seeded_world(crm_mock):
+            assert len(crm_mock.records("close.opportunities")) == 1
+
+        @pytest.mark.crm_mock(vendor="close", snapshot="never-saved")
+        def test_a_missing_snapshot_says_how_to_make_it(crm_mock):
+            pass
+    """)
+    result = run(isolated)
+    result.assert_outcomes(passed=3, errors=1)
+    result.stdout.fnmatch_lines(["*no snapshot 'never-saved'*save_snapshot('never-saved')*"])
+
+
 def test_a_failing_verify_fails_the_test_with_the_near_misses(isolated):
     isolated.makepyfile("""
         import requests
