@@ -100,14 +100,26 @@ class _Servers:
         self._scratch = scratch
         self._log = log
         self._started: dict[tuple[str, int, str | None], _Started] = {}
+        self._namespaces: set[str] = set()
 
-    def client_for(self, config: MockConfig) -> Client:
+    def client_for(self, config: MockConfig, namespace: str | None = None) -> Client:
         if self._existing is not None:
-            return self._existing
+            if namespace:
+                self._namespaces.add(namespace)
+            return self._existing.in_namespace(namespace)
         key = config.server_key()
         if key not in self._started:
             self._started[key] = self._start(config)
-        return self._started[key].client
+        return self._started[key].client.in_namespace(namespace)
+
+    def drop_namespaces(self) -> None:
+        """The namespaces this session used on a server it did not start: nothing left behind."""
+        for name in sorted(self._namespaces):
+            try:
+                self._existing.drop_namespace(name)  # type: ignore[union-attr]
+                self._log.append(f"dropped namespace {name}")
+            except Exception as error:  # noqa: BLE001 - a teardown must not fail the session; say why
+                self._log.append(f"could not drop namespace {name}: {error}")
 
     def _start(self, config: MockConfig) -> _Started:
         port = _free_port()
@@ -235,6 +247,8 @@ def _crm_mock_servers(request: pytest.FixtureRequest, tmp_path_factory: pytest.T
                        config.getoption("crm_mock_admin_key") or os.environ.get("CRM_MOCK_ADMIN_KEY"),
                        tmp_path_factory.mktemp("crm-mock"), config.stash[SERVERS_LOG])
     yield servers
+    if not request.session.testsfailed:  # after a failure the namespace stays to look at (its TTL drops it)
+        servers.drop_namespaces()
     servers.stop_all()
 
 
@@ -243,7 +257,7 @@ def crm_mock(request: pytest.FixtureRequest, _crm_mock_servers: _Servers) -> Cli
     """A `mock_server.Client` for a crm-mock server reset for this test: the seeded world with the
     marker's `seed_data`, no overrides, an empty journal."""
     config = _config_of(request)
-    client = _crm_mock_servers.client_for(config).in_namespace(_namespace_of(request, config))
+    client = _crm_mock_servers.client_for(config, _namespace_of(request, config))
     if config.snapshot is None:
         client.reset(seed_data=config.seed_data)
     elif config.snapshot not in {s["name"] for s in client.snapshots()}:
@@ -265,6 +279,6 @@ def crm_mock_session(request: pytest.FixtureRequest, _crm_mock_servers: _Servers
         config = MockConfig(*args, **options)
         if config.keys is not None and not isinstance(config.keys, dict):
             config = dataclasses.replace(config, keys=str(request.config.rootpath / config.keys))
-        return _crm_mock_servers.client_for(config).in_namespace(_namespace_of(request.config, config))
+        return _crm_mock_servers.client_for(config, _namespace_of(request.config, config))
 
     return client_for

@@ -332,8 +332,9 @@ def test_an_existing_server_is_used_and_none_started(isolated, monkeypatch, how)
 
 
 def test_ci_jobs_sharing_one_server_each_run_in_their_own_namespace(isolated):
-    """Two "CI jobs" (pytest runs with --crm-mock-namespace) on one server: each sees only its own
-    writes, and the server's default namespace sees none of them."""
+    """Three "CI jobs" (pytest runs with --crm-mock-namespace) on one server: each sees only its own
+    writes, and the server's default namespace sees none of them. A job that passes leaves nothing
+    behind (its namespace is dropped at session end); a failed job's stays, to look at."""
     process, port = start("--admin-key", "s3cret")
     url = f"http://127.0.0.1:{port}"
     try:
@@ -347,15 +348,18 @@ def test_ci_jobs_sharing_one_server_each_run_in_their_own_namespace(isolated):
                 listed = requests.get(crm_mock.url("close") + "/opportunity/", auth=("k", "")).json()
                 assert [o["note"] for o in listed["data"] if o["note"]] == [job]  # and no other job's
                 crm_mock.verify(operation="createOpportunity", body={"note": job}, count=1)
+                assert job != "job-3", "this job fails"
         """)
         for job in ("job-1", "job-2"):
             run(isolated, "--crm-mock-url", url, "--crm-mock-admin-key", "s3cret",
                 "--crm-mock-namespace", job).assert_outcomes(passed=1)
+        run(isolated, "--crm-mock-url", url, "--crm-mock-admin-key", "s3cret",
+            "--crm-mock-namespace", "job-3").assert_outcomes(failed=1)
         default = Client(url, admin_key="s3cret")
         assert default.requests(operation="createOpportunity") == []
-        assert {"job-1", "job-2"} <= {n["name"] for n in default.namespaces()}
-        assert [e["body"]["note"] for e in default.in_namespace("job-2").requests(operation="createOpportunity")] \
-            == ["job-2"]
+        assert {n["name"] for n in default.namespaces()} & {"job-1", "job-2", "job-3"} == {"job-3"}
+        assert [e["body"]["note"] for e in default.in_namespace("job-3").requests(operation="createOpportunity")] \
+            == ["job-3"]
     finally:
         stop(process)
 

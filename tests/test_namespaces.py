@@ -221,3 +221,26 @@ def test_an_idle_namespace_expires_over_http_and_reset_by_query_parameter_touche
         names = {n["name"] for n in listed["namespaces"]}
         assert busy in names and idle not in names and listed["ttl"] == 3600
         assert call(url, "GET", OPPORTUNITIES, idle).json()["total_results"] == 1  # used again: seeded afresh
+
+
+def test_an_idle_namespace_goes_with_default_traffic_alone_and_is_never_revived_by_its_own_late_request(
+        store_url):
+    """The sweep rode only on requests naming some other namespace: with only default-namespace
+    traffic an idle namespace stayed. And a namespace's own request after its TTL, before any
+    sweep, kept its old data; now it finds a fresh world, as it would after a sweep."""
+    app = create_app(store=store_url, admin_key=ADMIN_KEY)
+    namespaces = state_of(app).namespaces
+    now = [50_000.0]
+    namespaces.clock, namespaces._swept = (lambda: now[0]), now[0]
+    swept, revived = fresh(), fresh()
+    with served(app) as url:
+        admin = {"X-Crm-Mock-Admin-Key": ADMIN_KEY}
+        for name in (swept, revived):
+            assert call(url, "POST", OPPORTUNITIES, name, json={"value": 9}).status_code == 200
+        now[0] += 4000  # both idle past the 3600 s TTL
+        namespaces._swept = now[0]  # no sweep has run yet: the late request meets its expired row
+        assert call(url, "GET", OPPORTUNITIES, revived).json()["total_results"] == 1  # a fresh world
+        now[0] += 60  # a sweep is due; only the default namespace is used
+        assert call(url, "GET", OPPORTUNITIES).status_code == 200
+        names = {n["name"] for n in requests.get(f"{url}/__mock/namespaces", headers=admin, timeout=10).json()["namespaces"]}
+        assert swept not in names and revived in names

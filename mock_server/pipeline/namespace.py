@@ -23,6 +23,8 @@ class SelectNamespace(Stage):
     def __call__(self, exchange: Exchange) -> Outcome:
         name = exchange.request.environ.get(ENVIRON_KEY)
         if name is None:
+            assert self.mount.namespaces is not None
+            self.mount.namespaces.tick()  # idle namespaces expire whatever namespace the traffic is for
             return None  # the default namespace, set by the runner
         try:
             check_name(name)

@@ -41,19 +41,35 @@ class Namespaces:
         seen = self._seen.get(name)
         if seen is not None and now - seen < TOUCH_EVERY:
             return  # the cheap path: one dict lookup per request
-        world = self._world(name, None) if self.raw.get(REGISTRY, name) is None else None
+        world = None if self._live(self.raw.get(REGISTRY, name), now) else self._world(name, None)
         with self.raw.transaction():
             row = self.raw.get(REGISTRY, name)
-            if row is None:
+            fresh = not self._live(row, now)
+            if fresh:
+                if row is not None:  # idle past the TTL, not swept yet: what a sweep would drop is gone
+                    self.raw.delete(REGISTRY, name)
+                    self.raw.drop(name + "/")
+                    self.snapshots.delete_all(name)
                 self.raw.load(world or self._world(name, None))  # (dropped meanwhile: build it now)
                 self.raw.insert(REGISTRY, name, {"name": name, "created": now, "last_used": now})
             else:
                 self.raw.replace(REGISTRY, name, {**row, "last_used": now})
-        if row is None:
+        if fresh:
             self._after_load()
         self._seen[name] = now  # only now: a request racing this one waits above until the world is there
-        if now - self._swept >= SWEEP_EVERY:
-            self.sweep(now)
+        self.tick(now)
+
+    def _live(self, row: dict | None, now: float) -> bool:
+        """Whether a registry row is a namespace still in use: there, and not idle past the TTL."""
+        return row is not None and (self.ttl is None or row["name"] == DEFAULT or now - row["last_used"] <= self.ttl)
+
+    def tick(self, now: float | None = None) -> None:
+        """Called by every vendor request (of any namespace): idle namespaces go within SWEEP_EVERY
+        of expiring, whatever the traffic, not only when some other namespace is used."""
+        if self.ttl is not None:
+            now = self.clock() if now is None else now
+            if now - self._swept >= SWEEP_EVERY:
+                self.sweep(now)
 
     def reset(self, name: str, count: int | None) -> None:
         """Back to the seeded world, in one transaction: other workers see the old world or the new one,
