@@ -217,6 +217,13 @@ def test_control_api_input_mistakes_are_400s_not_500s(mock, path, body):
     assert response.status_code == 400 and response.json()["error"], response.text
 
 
+@pytest.mark.parametrize("seed_data", ["%C2%B2", "%C2%B9%C2%B2", "-1", "1e3", "", "100001"])
+def test_a_reset_to_a_size_that_is_not_a_whole_number_is_a_400(mock, seed_data):
+    # "²".isdigit() is true, but int("²") raises: it was a 500.
+    response = requests.post(f"{mock}/__mock/reset?seed_data={seed_data}", timeout=10)
+    assert response.status_code == 400 and "seed_data must be a whole number" in response.json()["error"]
+
+
 def test_overrides_do_not_show_secrets_they_match_on(mock):
     override(mock, match={"headers": {"Authorization": "Bearer s3cr3t-abc"}, "query": {"api_key": "s3cr3t-abc"},
                           "credential": "s3cr3t-abc"}, respond={"status": 204})

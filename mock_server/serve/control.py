@@ -91,7 +91,8 @@ def reset():
     count, to = request.args.get("seed_data"), request.args.get("to")
     if count is not None and to is not None:
         return jsonify(error="reset takes ?seed_data=N (a new seeded world) or ?to=NAME (a snapshot), not both"), 400
-    if count is not None and (not count.isdigit() or int(count) > MAX_SEED_DATA):
+    seed_data = None if count is None else _whole_number(count)
+    if count is not None and (seed_data is None or seed_data > MAX_SEED_DATA):
         return jsonify(error=f"seed_data must be a whole number from 0 to {MAX_SEED_DATA}"), 400
     state = _state()
     if to is not None:
@@ -101,8 +102,14 @@ def reset():
             return jsonify(error=f"no snapshot {to!r} in namespace {CURRENT.get()!r}; "
                                  f"PUT /__mock/snapshots/{to} saves the world as it is"), 404
         return jsonify(status="reset", to=to, records=state.store.collections())
-    state.reset(None if count is None else int(count))
+    state.reset(seed_data)
     return jsonify(status="reset", records=state.store.collections())
+
+
+def _whole_number(text: str) -> int | None:
+    """`text` as a whole number from 0, else None. ASCII digits only: "²".isdigit() is true, but
+    int("²") raises."""
+    return int(text) if text.isascii() and text.isdigit() else None
 
 
 @control_blueprint.get("/snapshot")
