@@ -116,10 +116,31 @@ def test_priority_then_newest_wins_and_hits_are_counted(mock):
     ({"match": {"vendor": "close"}}, "needs `respond`"),
     ({"fault": {"drop": True, "reset": True}}, "at most one of drop, reset"),
     ({"fault": {"latency_ms": -5}}, "fault.latency_ms"),
+    # Each of these was a 201, and then every request it matched broke: the server's bare HTML 500,
+    # a connection closed unanswered (100), a bodiless 101, or an override list that was not JSON.
+    ({"respond": {"headers": {"X-A": "\U0001f600"}}}, "respond.headers: X-A: the value must be Latin-1"),
+    ({"respond": {"headers": {"": "x"}}}, "respond.headers: '' is not a header name"),
+    ({"respond": {"headers": {"X A": "x"}}}, "respond.headers: 'X A' is not a header name"),
+    ({"respond": {"headers": {"X-A": 1}}}, "respond.headers: X-A: the value must be a string"),
+    ({"respond": {"status": 100}}, "respond.status: a whole number from 200 to 599"),
+    ({"respond": {"status": 101}}, "respond.status: a whole number from 200 to 599"),
+    ('{"respond": {"body": Infinity}}', "respond.body: NaN and Infinity are not JSON numbers"),
+    ('{"respond": {"body": {"a": [1, -Infinity]}}}', "respond.body.a[1]: NaN and Infinity"),
+    ('{"match": {"body": {"value": NaN}}, "respond": {"status": 200}}', "match.body.value: NaN"),
 ])
 def test_a_bad_override_is_refused_naming_the_field_and_the_valid_values(mock, spec, named):
-    response = requests.post(f"{mock}/__mock/overrides", json=spec, timeout=10)
+    sent = {"data": spec, "headers": {"Content-Type": "application/json"}} if isinstance(spec, str) else {"json": spec}
+    response = requests.post(f"{mock}/__mock/overrides", timeout=10, **sent)
     assert response.status_code == 400 and named in response.json()["error"], response.text
+    assert requests.get(f"{mock}/__mock/overrides", timeout=10).json() == {"overrides": []}
+    assert requests.get(f"{mock}/close/api/v1/status/opportunity/", headers=CLOSE, timeout=10).status_code == 200
+
+
+def test_a_literal_answer_carries_latin_1_and_token_named_headers(mock):
+    override(mock, match={"operation": "listOpportunityStatuses"},
+             respond={"status": 299, "headers": {"X-Note": "caf\u00e9 \t ok", "X-Ok": "!#$%"}, "body": {}})
+    response = requests.get(f"{mock}/close/api/v1/status/opportunity/", headers=CLOSE, timeout=10)
+    assert response.status_code == 299 and response.headers["X-Note"] == "caf\u00e9 \t ok"
 
 
 # -- faults, as a real client sees them ---------------------------------------------------------------------

@@ -9,6 +9,8 @@ version moves.
 """
 from __future__ import annotations
 
+import math
+import re
 import secrets
 import threading
 from collections.abc import Mapping
@@ -102,6 +104,10 @@ def parse_override(raw, operations: Mapping[str, set[str]]) -> Override:
     unknown = sorted(set(raw) - set(FIELDS))
     if unknown:
         raise BadMatch(f"{unknown[0]}: unknown field; the fields are {', '.join(FIELDS)}")
+    for name in FIELDS:
+        where = _non_finite(raw.get(name), name)
+        if where:
+            raise BadMatch(f"{where}: NaN and Infinity are not JSON numbers; a finite number")
     match = parse_match(raw.get("match"), operations)
     respond = _respond(raw.get("respond"))
     fault = _fault(raw.get("fault"))
@@ -148,14 +154,51 @@ def _respond(raw) -> Mapping | None:
     if unknown:
         raise BadMatch(f"respond.{unknown[0]}: unknown field; a literal response has status, headers, body")
     status = raw.get("status", 200)
-    if not _is_int(status) or not 100 <= status <= 599:
-        raise BadMatch("respond.status: a whole number from 100 to 599")
+    # 1xx is not a final answer: 100 closed the connection unanswered, 101 switched to no protocol.
+    if not _is_int(status) or not 200 <= status <= 599:
+        raise BadMatch("respond.status: a whole number from 200 to 599")
     headers = raw.get("headers") or {}
-    if not isinstance(headers, Mapping) or not all(
-            isinstance(k, str) and isinstance(v, str) and not any(c in k + v for c in "\r\n\x00")
-            for k, v in headers.items()):
-        raise BadMatch("respond.headers: an object of header names and string values, without line breaks")
+    if not isinstance(headers, Mapping):
+        raise BadMatch("respond.headers: an object of header names and string values")
+    for name, value in headers.items():
+        problem = _header_problem(name, value)
+        if problem:
+            raise BadMatch(f"respond.headers: {problem}")
     return dict(raw)
+
+
+# RFC 9110 §5.1 and §5.5: a name is a token; a value is visible ASCII, spaces, tabs and Latin-1
+# (obs-text). Anything else passed the check before and made the server answer every matching
+# request with its own bare 500 (WSGI headers are Latin-1 strings).
+HEADER_NAME = re.compile(r"[!#$%&'*+\-.^_`|~0-9A-Za-z]+")
+HEADER_VALUE = re.compile(r"[\t\x20-\x7e\x80-\xff]*")
+
+
+def _header_problem(name, value) -> str | None:
+    if not isinstance(name, str) or not HEADER_NAME.fullmatch(name):
+        return (f"{str(name)[:40]!r} is not a header name: letters, digits and !#$%&'*+-.^_`|~ only "
+                "(RFC 9110), no spaces")
+    if not isinstance(value, str):
+        return f"{name}: the value must be a string"
+    if not HEADER_VALUE.fullmatch(value):
+        return (f"{name}: the value must be Latin-1 text without line breaks or control characters "
+                "(visible ASCII is safest)")
+    return None
+
+
+def _non_finite(value, where: str) -> str | None:
+    """Where `value` holds NaN or an infinity (a YAML `.inf`, Python's json `Infinity`): neither is
+    JSON, so the override could not even be listed as JSON."""
+    stack = [(value, where)]
+    while stack:
+        node, path = stack.pop()
+        if isinstance(node, float) and not math.isfinite(node):
+            return path
+        if isinstance(node, Mapping):
+            stack.extend((v, f"{path}.{k}") for k, v in node.items())
+        elif isinstance(node, list):
+            stack.extend((v, f"{path}[{i}]") for i, v in enumerate(node))
+    return None
 
 
 def _fault(raw) -> Fault | None:
