@@ -127,6 +127,22 @@ def test_priority_then_newest_wins_and_hits_are_counted(mock):
     ('{"respond": {"body": Infinity}}', "respond.body: NaN and Infinity are not JSON numbers"),
     ('{"respond": {"body": {"a": [1, -Infinity]}}}', "respond.body.a[1]: NaN and Infinity"),
     ('{"match": {"body": {"value": NaN}}, "respond": {"status": 200}}', "match.body.value: NaN"),
+    # ...and these could never fire: the route stage refuses such a request before overrides run.
+    ({"match": {"vendor": "close", "method": "GET", "path": "/custom_field/lead/"}, "respond": {"status": 200}},
+     "match.path: '/custom_field/lead/' matches no path of close for GET: give one of its templates, a path of "
+     "that form or a glob matching one: /activity/status_change/opportunity/"),
+    ({"match": {"method": "GETT"}, "respond": {"status": 200}},
+     "match.method: 'GETT' is not a method of any vendor here; one of DELETE, GET, HEAD, POST, PUT"),
+    ({"match": {"path": "opportunity"}, "respond": {"status": 200}}, "match.path: 'opportunity' must start with '/'"),
+    ({"match": {"operation": "createOpportunity", "method": "GET"}, "respond": {"status": 200}},
+     "match.method: 'GET' is not a method of createOpportunity; one of POST"),
+    ({"match": {"vendor": "close", "method": "POST", "path": "/lead/*"}, "respond": {"status": 200}},
+     "match.path: '/lead/*' matches no path of close for POST: give one of its templates, a path of that form or "
+     "a glob matching one: /activity/status_change/opportunity/, /opportunity/"),
+    ({"match": {"vendor": "close", "path": "/api/v1/opportunity/"}, "respond": {"status": 200}},  # not /close/api/v1
+     "match.path: '/api/v1/opportunity/' matches no path of close"),
+    ({"match": {"vendor": "nexudus", "path": "/crm/crmopportunities/1/x"}, "respond": {"status": 200}},
+     "/crm/crmopportunities/{id}"),
 ])
 def test_a_bad_override_is_refused_naming_the_field_and_the_valid_values(mock, spec, named):
     sent = {"data": spec, "headers": {"Content-Type": "application/json"}} if isinstance(spec, str) else {"json": spec}
@@ -134,6 +150,28 @@ def test_a_bad_override_is_refused_naming_the_field_and_the_valid_values(mock, s
     assert response.status_code == 400 and named in response.json()["error"], response.text
     assert requests.get(f"{mock}/__mock/overrides", timeout=10).json() == {"overrides": []}
     assert requests.get(f"{mock}/close/api/v1/status/opportunity/", headers=CLOSE, timeout=10).status_code == 200
+
+
+@pytest.mark.parametrize("path", [
+    "/opportunity/{id}/", "/opportunity/*", "/opportunity/oppo_*/", "/opportunity/[o]*", "*/opportunity/?*",
+    "/opportunity/[!/]*", "/close/api/v1/opportunity/oppo_*", "/close/api/v1/opportunity/*",
+])
+def test_an_override_path_may_be_a_template_a_path_or_a_glob_that_can_match_one(mock, path):
+    made = create_close(mock).json()
+    override(mock, match={"vendor": "close", "method": "get", "path": path}, respond={"status": 299, "body": {}},
+             times=1)
+    assert requests.get(f"{mock}/close/api/v1/opportunity/{made['id']}/", headers=CLOSE, timeout=10).status_code == 299
+
+
+def test_a_journal_query_may_name_a_path_no_operation_serves(mock):
+    # The journal keeps requests the router refused (404, 405), so they can be looked for.
+    assert requests.get(f"{mock}/close/api/v1/custom_field/lead/", headers=CLOSE, timeout=10).status_code == 404
+    found = requests.post(f"{mock}/__mock/requests/find",
+                          json={"match": {"vendor": "close", "method": "GET", "path": "/custom_field/lead/"}}, timeout=10)
+    assert found.status_code == 200 and [e["status"] for e in found.json()["requests"]] == [404]
+    never = requests.post(f"{mock}/__mock/verify", json={"match": {"operation": "createOpportunity", "method": "GET"},
+                                                          "count": 0}, timeout=10)
+    assert never.status_code == 400 and "match.method: 'GET' is not a method of createOpportunity" in never.text
 
 
 def test_a_literal_answer_carries_latin_1_and_token_named_headers(mock):

@@ -80,7 +80,7 @@ def _build_state(settings: Settings, request_stages, response_stages) -> MockSta
     settings.keys.check({n: load_spec(n).security_schemes for n in VENDORS})
     vendors = {n: VENDOR_CLASSES[n](load_spec(n), store, settings.seed, settings.keys.for_vendor(n),
                                     settings.reproducible_tokens) for n in names}
-    overrides = OverrideBook(store, {n: set(v.spec.by_id) for n, v in vendors.items()})
+    overrides = OverrideBook(store, {n: v.spec for n, v in vendors.items()})
 
     items = world_items(settings)  # read once; checked against each world as it is built
 

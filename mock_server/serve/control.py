@@ -222,7 +222,7 @@ def _found(state: MockState, query):
     if limit is not None and (isinstance(limit, bool) or not isinstance(limit, int) or limit < 1):
         return jsonify(error="limit: a whole number from 1"), 400
     try:
-        match = parse_match(query.get("match"), state.operations)
+        match = parse_match(query.get("match"), state.specs)
         entries = select(state.journal, match, query.get("status"), query.get("since"))
     except BadMatch as error:
         return jsonify(error=str(error)), 400
@@ -234,7 +234,7 @@ def verify_requests():
     """200 when the journal holds as many matching requests as asked, else 409 with near misses."""
     state = _state()
     try:
-        holds, answer = verify(state.journal, request.get_json(silent=True), state.operations)
+        holds, answer = verify(state.journal, request.get_json(silent=True), state.specs)
     except BadMatch as error:
         return jsonify(error=str(error)), 400
     return jsonify(answer), 200 if holds else 409

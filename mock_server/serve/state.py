@@ -9,6 +9,7 @@ from mock_server.pipeline import Pipeline
 from mock_server.pipeline.journal import Journal
 from mock_server.serve.namespaces import Namespaces
 from mock_server.settings import Settings
+from mock_server.spec import Spec
 from mock_server.steering.overrides import OverrideBook
 from mock_server.store import Store
 from mock_server.store.base import SeededWorld
@@ -54,9 +55,9 @@ class MockState:
         return found
 
     @property
-    def operations(self) -> dict[str, set[str]]:
-        """vendor → its operationIds (what a `match` may name)."""
-        return {name: set(v.spec.by_id) for name, v in self.vendors.items()}
+    def specs(self) -> dict[str, Spec]:
+        """vendor → its spec (the operations, methods and paths a `match` may name)."""
+        return {name: v.spec for name, v in self.vendors.items()}
 
     @property
     def base_urls(self) -> dict[str, str]:

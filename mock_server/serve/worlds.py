@@ -69,7 +69,7 @@ def _with_scenario(settings: Settings, world: SeededWorld) -> SeededWorld:
     """`world` with the --scenario overrides set, as POST /__mock/overrides sets them."""
     scratch = NamespacedStore(ScratchStore())
     scratch.inner.load(world)
-    scenario = OverrideBook(scratch, {name: set(load_spec(name).by_id) for name in served(settings)})
+    scenario = OverrideBook(scratch, {name: load_spec(name) for name in served(settings)})
     for override in settings.scenario:
         scenario.add(override)
     return cast(ScratchStore, scratch.inner).dump()

@@ -14,9 +14,14 @@ a journal entry, so matching and near-miss explanations are one piece of code.
 from __future__ import annotations
 
 import fnmatch
-from collections.abc import Mapping
+import functools
+import re
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
-from typing import Any
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    from mock_server.spec import Operation, Spec
 
 FIELDS = ("vendor", "operation", "method", "path", "query", "headers", "body", "credential", "user")
 
@@ -68,8 +73,9 @@ class Match:
         ) if v not in (None, {})}
 
 
-def parse_match(raw, operations: Mapping[str, set[str]]) -> Match:
-    """A `Match` from JSON, checked against what exists (`operations`: vendor → its operationIds)."""
+def parse_match(raw, specs: Mapping[str, Spec], routed: bool = False) -> Match:
+    """A `Match` from JSON, checked against what exists (`specs`: vendor → its spec). `routed`: it is
+    an override's, so it can only see requests the spec serves (see `route_problem`)."""
     if raw is None:
         return Match()
     if not isinstance(raw, Mapping):
@@ -78,20 +84,24 @@ def parse_match(raw, operations: Mapping[str, set[str]]) -> Match:
     if unknown:
         raise BadMatch(f"match.{unknown[0]}: unknown field; the fields are {', '.join(FIELDS)}")
     vendor = _text(raw, "vendor")
-    if vendor is not None and vendor not in operations:
-        raise BadMatch(f"match.vendor: unknown vendor {vendor!r}; the vendors are {', '.join(operations)}")
+    if vendor is not None and vendor not in specs:
+        raise BadMatch(f"match.vendor: unknown vendor {vendor!r}; the vendors are {', '.join(specs)}")
     operation = _text(raw, "operation")
     if operation is not None:
-        known = operations[vendor] if vendor else set().union(*operations.values())
+        known = set(specs[vendor].by_id) if vendor else {i for spec in specs.values() for i in spec.by_id}
         if operation not in known:
             raise BadMatch(f"match.operation: unknown operationId {operation!r}"
                            f"{' for ' + vendor if vendor else ''}; known: {', '.join(sorted(known))}")
     for name in ("query", "headers", "user"):
         if name in raw and not isinstance(raw[name], Mapping):
             raise BadMatch(f"match.{name}: must be an object of field names and values")
-    return Match(vendor=vendor, operation=operation, method=_text(raw, "method"), path=_text(raw, "path"),
-                 query=dict(raw.get("query") or {}), headers=dict(raw.get("headers") or {}), body=raw.get("body"),
-                 credential=_text(raw, "credential"), user=dict(raw.get("user") or {}))
+    match = Match(vendor=vendor, operation=operation, method=_text(raw, "method"), path=_text(raw, "path"),
+                  query=dict(raw.get("query") or {}), headers=dict(raw.get("headers") or {}), body=raw.get("body"),
+                  credential=_text(raw, "credential"), user=dict(raw.get("user") or {}))
+    problem = route_problem(match, specs, routed)
+    if problem:
+        raise BadMatch(problem)
+    return match
 
 
 def _text(raw: Mapping, name: str) -> str | None:
@@ -110,6 +120,135 @@ def _path_matches(wanted: str, view: Mapping) -> bool:
         for form in (have, have.rstrip("/") or "/"):
             if form == bare or fnmatch.fnmatchcase(form, wanted) or fnmatch.fnmatchcase(form, bare):
                 return True
+    return False
+
+
+# -- method and path: can any request have them? ----------------------------------------------------------
+def route_problem(match: Match, specs: Mapping[str, Spec], routed: bool) -> str | None:
+    """Why no request could have the match's method and path, or None. With `routed` (an override)
+    they must be a method and path the spec serves: a request for anything else is refused by the
+    route stage before any override is looked at. The journal also keeps those refused requests, so
+    a query or verify is only held to the operation it names; a path always starts with "/" there."""
+    if match.path is not None and not match.path.startswith(("/", "*", "?", "[")):
+        return f"match.path: {match.path!r} must start with '/' (e.g. /opportunity/{{id}}/ or /opportunity/*)"
+    if not routed and match.operation is None:
+        return None
+    served = [(spec, op) for name, spec in specs.items() if match.vendor in (None, name)
+              for op in spec.operations if match.operation in (None, op.operation_id)]
+    whose = match.operation or match.vendor or "any vendor here"
+    if match.method is not None:
+        allowed = {m for _, op in served for m in _methods(op)}
+        if match.method.upper() not in allowed:
+            return f"match.method: {match.method!r} is not a method of {whose}; one of {', '.join(sorted(allowed))}"
+        served = [(spec, op) for spec, op in served if match.method.upper() in _methods(op)]
+    alone = len(specs) == 1  # one vendor is served at its spec's base path, several under /VENDOR too
+    if match.path is not None and not any(_path_can_match(match.path, spec, op, alone) for spec, op in served):
+        templates = sorted({op.path for _, op in served})
+        return (f"match.path: {match.path!r} matches no path of {whose}"
+                f"{' for ' + match.method.upper() if match.method else ''}: give one of its templates, "
+                f"a path of that form or a glob matching one: {', '.join(templates)}")
+    return None
+
+
+def _methods(op: Operation) -> tuple[str, ...]:
+    return (op.method, "HEAD") if op.method == "GET" else (op.method,)  # the router answers HEAD as GET
+
+
+def _path_can_match(wanted: str, spec: Spec, op: Operation, alone: bool) -> bool:
+    """Whether some request of `op` has a path `_path_matches` takes for `wanted`: its template, a
+    path of that form, vendor-relative or full, a trailing slash forgiven."""
+    bare = wanted.rstrip("/") or "/"
+    for prefix in {"", spec.base_path if alone else f"/{spec.vendor}{spec.base_path}"}:
+        whole = prefix + op.path
+        for form in {whole, whole.rstrip("/") or "/"}:
+            if any(_fits_some_path(pattern, form) for pattern in {wanted, bare}):
+                return True
+    return False
+
+
+@functools.lru_cache(maxsize=4096)  # each override is parsed again by every process when one changes
+def _fits_some_path(pattern: str, template: str) -> bool:
+    """The template itself, or some path of its form, fits the glob `pattern`."""
+    return fnmatch.fnmatchcase(template, pattern) or _meets(_glob_steps(pattern), _template_steps(template))
+
+
+# A pattern as a list of steps: one character (`char` exactly, or any `fits` takes), or, `repeats`,
+# any number of them. Some path fits both a glob and a template when both walks can end together.
+@dataclass(frozen=True)
+class Step:
+    fits: Callable[[str], bool]
+    repeats: bool = False
+    char: str | None = None
+    samples: str = ""  # a class's own characters and their neighbours: where it meets another class
+
+    def meets(self, other: Step) -> bool:
+        """Some one character both steps take."""
+        char = self.char or other.char
+        if char is not None:
+            return self.fits(char) and other.fits(char)
+        return any(self.fits(c) and other.fits(c) for c in _SAMPLES + self.samples + other.samples)
+
+
+_SAMPLES = "/a\ue000"  # '/', a character a path segment takes, and one no class names
+_ANY = Step(lambda c: True, repeats=True)
+_NOT_SLASH = Step(lambda c: c != "/")
+_SEGMENT = [_NOT_SLASH, Step(_NOT_SLASH.fits, repeats=True)]  # {id}: one or more of anything but '/'
+
+
+def _exactly(char: str) -> Step:
+    return Step(lambda c: c == char, char=char)
+
+
+def _glob_steps(glob: str) -> list[Step]:
+    """fnmatch's syntax: * any string, ? any character, [...] a class (a lone '[' is itself)."""
+    steps: list[Step] = []
+    i = 0
+    while i < len(glob):
+        c = glob[i]
+        closing = glob.find("]", i + 2 if glob[i + 1:i + 2] in ("!", "]") else i + 1) if c == "[" else -1
+        if c == "*":
+            steps.append(_ANY)
+        elif c == "?":
+            steps.append(Step(lambda _: True))
+        elif closing > 0:
+            steps.append(_one_of(glob[i:closing + 1]))
+            i = closing
+        else:
+            steps.append(_exactly(c))
+        i += 1
+    return steps
+
+
+def _one_of(bracket: str) -> Step:
+    one = re.compile(fnmatch.translate(bracket))
+    # Where two sets of ranges overlap, one of them has an end there, or just past one.
+    near = "".join(chr(n) for c in bracket for n in (ord(c) - 1, ord(c), ord(c) + 1) if n > 0)
+    return Step(lambda c: one.match(c) is not None, samples=near)
+
+
+def _template_steps(template: str) -> list[Step]:
+    steps: list[Step] = []
+    for part in re.split(r"(\{[^{}/]+\})", template):
+        steps += _SEGMENT if part.startswith("{") and part.endswith("}") else [_exactly(c) for c in part]
+    return steps
+
+
+def _meets(glob: list[Step], template: list[Step]) -> bool:
+    """Whether one string walks both step lists to their ends (a search over pairs of positions)."""
+    seen, todo = set(), [(0, 0)]
+    while todo:
+        i, j = todo.pop()
+        if (i, j) in seen:
+            continue
+        seen.add((i, j))
+        if i == len(glob) and j == len(template):
+            return True
+        if i < len(glob) and glob[i].repeats:
+            todo.append((i + 1, j))
+        if j < len(template) and template[j].repeats:
+            todo.append((i, j + 1))
+        if i < len(glob) and j < len(template) and glob[i].meets(template[j]):
+            todo.append((i + (not glob[i].repeats), j + (not template[j].repeats)))
     return False
 
 

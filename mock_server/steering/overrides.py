@@ -18,6 +18,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from mock_server.problems import MockError, Problem
+from mock_server.spec import Spec
 from mock_server.steering.matching import BadMatch, Match, parse_match
 from mock_server.store import Store
 from mock_server.store.namespaced import CURRENT as NAMESPACE
@@ -98,7 +99,7 @@ _SERVER_ERROR_TEXT = {500: "Internal server error.", 502: "Bad gateway.", 503: "
 
 
 # -- parsing, with messages that name the field and the valid values -------------------------------------
-def parse_override(raw, operations: Mapping[str, set[str]]) -> Override:
+def parse_override(raw, specs: Mapping[str, Spec]) -> Override:
     if not isinstance(raw, Mapping):
         raise BadMatch("an override must be a JSON object with match, respond and/or fault")
     unknown = sorted(set(raw) - set(FIELDS))
@@ -108,7 +109,7 @@ def parse_override(raw, operations: Mapping[str, set[str]]) -> Override:
         where = _non_finite(raw.get(name), name)
         if where:
             raise BadMatch(f"{where}: NaN and Infinity are not JSON numbers; a finite number")
-    match = parse_match(raw.get("match"), operations)
+    match = parse_match(raw.get("match"), specs, routed=True)
     respond = _respond(raw.get("respond"))
     fault = _fault(raw.get("fault"))
     if respond is None and fault is None:
@@ -228,15 +229,15 @@ def _is_int(value) -> bool:
 
 # -- the book: overrides in the store, a parsed copy per process ------------------------------------------
 class OverrideBook:
-    def __init__(self, store: Store, operations: Mapping[str, set[str]]) -> None:
+    def __init__(self, store: Store, specs: Mapping[str, Spec]) -> None:
         self.store = store
-        self.operations = operations
+        self.specs = specs
         self._lock = threading.Lock()
         # namespace → (version record, its parsed overrides best first as (override, seq))
         self._parsed: dict[str, tuple[dict | None, list[tuple[Override, int]]]] = {}
 
     def add(self, raw) -> dict:
-        override = parse_override(raw, self.operations)
+        override = parse_override(raw, self.specs)
         with self.store.transaction():
             seq = self.store.next_value(COLLECTION)
             record = {**override.raw, "stage": override.stage, "times": override.times, "priority": override.priority,
@@ -280,7 +281,7 @@ class OverrideBook:
         if known is None or known[0] != meta:
             with self._lock:
                 rows = [r for r in self.store.all(COLLECTION) if r.get("remaining") != 0]
-                parsed = [(parse_override({k: r[k] for k in FIELDS if k in r}, self.operations), r["seq"])
+                parsed = [(parse_override({k: r[k] for k in FIELDS if k in r}, self.specs), r["seq"])
                           for r in rows]
                 parsed.sort(key=lambda item: (item[0].priority, item[1]), reverse=True)
                 known = self._parsed[namespace] = (meta, parsed)

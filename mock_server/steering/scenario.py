@@ -2,16 +2,19 @@
 YAML list of the same objects `POST /__mock/overrides` takes (or `{overrides: [...]}`)."""
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Iterable, Mapping
 
 import yaml
 
+from mock_server.spec import load_spec
 from mock_server.steering.matching import BadMatch
 from mock_server.steering.overrides import parse_override
 
 
-def load_scenario(path: str, operations: Mapping[str, set[str]]) -> tuple[dict, ...]:
-    """The file's overrides, each checked; a ValueError names the entry and the field."""
+def load_scenario(path: str, vendors: Iterable[str]) -> tuple[dict, ...]:
+    """The file's overrides, each checked against the specs of `vendors` (names; a mapping's keys
+    do); a ValueError names the entry and the field."""
+    specs = {name: load_spec(name) for name in vendors}
     with open(path, encoding="utf-8") as fh:
         try:
             document = yaml.safe_load(fh)
@@ -22,7 +25,7 @@ def load_scenario(path: str, operations: Mapping[str, set[str]]) -> tuple[dict, 
         raise ValueError(f"scenario {path}: a list of overrides, or an object with an `overrides` list")
     for number, entry in enumerate(entries, 1):
         try:
-            parse_override(entry, operations)
+            parse_override(entry, specs)
         except BadMatch as error:
             raise ValueError(f"scenario {path}, override {number}: {error}") from None
     return tuple(entries)

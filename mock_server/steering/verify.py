@@ -5,6 +5,7 @@ from __future__ import annotations
 from collections.abc import Mapping
 from datetime import UTC, datetime
 
+from mock_server.spec import Spec
 from mock_server.steering.matching import BadMatch, Match, parse_match
 
 NEAR_MISSES = 3
@@ -32,14 +33,14 @@ def _moment(since) -> datetime | None:
     return moment if moment.tzinfo else moment.replace(tzinfo=UTC)
 
 
-def verify(journal, raw, operations: Mapping[str, set[str]]) -> tuple[bool, dict]:
+def verify(journal, raw, specs: Mapping[str, Spec]) -> tuple[bool, dict]:
     """(holds?, the answer body) for `{"match": ..., "count": n}` or `{"min": n}` / `{"max": n}`."""
     if not isinstance(raw, Mapping):
         raise BadMatch("verify: a JSON object with match and count, or min and/or max")
     unknown = sorted(set(raw) - {"match", "count", "min", "max", "status", "since"})
     if unknown:
         raise BadMatch(f"{unknown[0]}: unknown field; verify takes match, count, min, max, status, since")
-    match = parse_match(raw.get("match"), operations)
+    match = parse_match(raw.get("match"), specs)
     bounds = {k: raw[k] for k in ("count", "min", "max") if raw.get(k) is not None}
     for name, value in bounds.items():
         if isinstance(value, bool) or not isinstance(value, int) or value < 0:
