@@ -124,9 +124,9 @@ def test_priority_then_newest_wins_and_hits_are_counted(mock):
     ({"respond": {"headers": {"X-A": 1}}}, "respond.headers: X-A: the value must be a string"),
     ({"respond": {"status": 100}}, "respond.status: a whole number from 200 to 599"),
     ({"respond": {"status": 101}}, "respond.status: a whole number from 200 to 599"),
-    ('{"respond": {"body": Infinity}}', "respond.body: NaN and Infinity are not JSON numbers"),
-    ('{"respond": {"body": {"a": [1, -Infinity]}}}', "respond.body.a[1]: NaN and Infinity"),
-    ('{"match": {"body": {"value": NaN}}, "respond": {"status": 200}}', "match.body.value: NaN"),
+    ('{"respond": {"body": Infinity}}', "the body is not JSON: Infinity is not a JSON number"),
+    ('{"respond": {"body": {"a": [1, -Infinity]}}}', "the body is not JSON: -Infinity is not a JSON number"),
+    ('{"match": {"body": {"value": NaN}}, "respond": {"status": 200}}', "the body is not JSON: NaN is not"),
     # ...and these could never fire: the route stage refuses such a request before overrides run.
     ({"match": {"vendor": "close", "method": "GET", "path": "/custom_field/lead/"}, "respond": {"status": 200}},
      "match.path: '/custom_field/lead/' matches no path of close for GET: give one of its templates, a path of "
@@ -283,6 +283,53 @@ def test_a_reset_to_a_size_that_is_not_a_whole_number_is_a_400(mock, seed_data):
     assert response.status_code == 400 and "seed_data must be a whole number" in response.json()["error"]
 
 
+@pytest.mark.parametrize("data, content_type, named", [
+    ('{"match": {"operation": "createOpportunity"}}', None, None),  # no Content-Type: read all the same
+    ('{"match": {"operation": "createOpportunity"}}', "application/x-www-form-urlencoded", None),  # curl -d
+    ('{"match": {"operation": "createOpportunity"}', "application/json", "the body is not JSON"),
+    ('{"match": {"operation": NaN}}', "application/json", "the body is not JSON: NaN is not a JSON number"),
+    ('{"mach": {"operation": "createOpportunity"}}', "application/json",
+     "mach: unknown field; a journal query takes match, status, since, limit"),
+    ("", "application/json", "a JSON object with some of match, status, since, limit"),
+])
+def test_a_journal_query_that_cannot_be_read_is_a_400_not_the_whole_journal(mock, data, content_type, named):
+    create_close(mock)
+    requests.get(f"{mock}/close/api/v1/status/opportunity/", headers=CLOSE, timeout=10)
+    headers = {"Content-Type": content_type} if content_type else {}
+    response = requests.post(f"{mock}/__mock/requests/find", data=data.encode(), headers=headers, timeout=10)
+    if named is None:
+        assert [e["operation"] for e in response.json()["requests"]] == ["createOpportunity"], response.text
+    else:
+        assert response.status_code == 400 and named in response.json()["error"], response.text
+
+
+@pytest.mark.parametrize("query, named", [
+    ("opertion=createOpportunity", "opertion: unknown filter; the filters are vendor, operation, method, path, "
+                                   "status, since, limit"),
+    ("status=abc", "status: a whole number, not 'abc'"),
+    ("limit=%C2%B2", "limit: a whole number, not"),
+    ("limit=0", "limit: a whole number from 1"),
+])
+def test_a_journal_filter_that_cannot_be_read_is_a_400_not_the_whole_journal(mock, query, named):
+    create_close(mock)
+    response = requests.get(f"{mock}/__mock/requests?{query}", timeout=10)
+    assert response.status_code == 400 and named in response.json()["error"], response.text
+
+
+def test_overrides_and_verify_read_a_json_body_whatever_its_content_type(mock):
+    # What `curl -d '{...}'` sends: the JSON labelled as a form. It was "an override must be a JSON object".
+    form = {"Content-Type": "application/x-www-form-urlencoded"}
+    made = requests.post(f"{mock}/__mock/overrides", headers=form, timeout=10,
+                         data='{"match": {"operation": "createOpportunity"}, "respond": {"status": 299, "body": {}}}')
+    assert made.status_code == 201, made.text
+    assert create_close(mock).status_code == 299
+    verified = requests.post(f"{mock}/__mock/verify", headers=form, timeout=10,
+                             data='{"match": {"operation": "createOpportunity"}, "count": 1}')
+    assert verified.status_code == 200 and verified.json()["count"] == 1, verified.text
+    broken = requests.post(f"{mock}/__mock/verify", data='{"count": 0', headers=form, timeout=10)
+    assert broken.status_code == 400 and "the body is not JSON" in broken.json()["error"]
+
+
 def test_overrides_do_not_show_secrets_they_match_on(mock):
     override(mock, match={"headers": {"Authorization": "Bearer s3cr3t-abc"}, "query": {"api_key": "s3cr3t-abc"},
                           "credential": "s3cr3t-abc"}, respond={"status": 204})
@@ -329,6 +376,16 @@ def test_a_bad_scenario_file_is_refused_at_start_naming_the_override(tmp_path):
     result = subprocess.run([sys.executable, "-m", "mock_server", "serve", "--scenario", str(scenario)],
                             capture_output=True, text=True, timeout=30)
     assert result.returncode == 2 and "override 2: respond.error: 'teapot'" in result.stderr
+
+
+def test_a_scenario_file_with_an_infinity_is_refused_at_start_naming_where(tmp_path):
+    # YAML has .inf and .nan; JSON has neither, so the override could not be listed.
+    scenario = tmp_path / "scenario.yaml"
+    scenario.write_text("- respond: {status: 200, body: {value: .inf}}\n")
+    result = subprocess.run([sys.executable, "-m", "mock_server", "serve", "--scenario", str(scenario)],
+                            capture_output=True, text=True, timeout=30)
+    assert result.returncode == 2
+    assert "override 1: respond.body.value: NaN and Infinity are not JSON numbers" in result.stderr
 
 
 def test_chaos_is_vendor_shaped_and_repeats_with_the_seed():

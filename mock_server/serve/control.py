@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import hmac
+import json
 import time
 from pathlib import Path
 
@@ -198,26 +199,46 @@ def drop_namespace(name: str):
     return jsonify(dropped=name)
 
 
+JOURNAL_FILTERS = ("vendor", "operation", "method", "path", "status", "since", "limit")
+QUERY_FIELDS = ("match", "status", "since", "limit")
+
+
 @control_blueprint.get("/requests")
 def requests_journal():
     """The journal, oldest first; filter with vendor, operation, method, path, status, since, limit."""
     state = _state()
     args = request.args
+    unknown = sorted(set(args) - {*JOURNAL_FILTERS, "namespace"})
+    if unknown:  # a misspelt filter would otherwise filter nothing and answer the whole journal
+        return jsonify(error=f"{unknown[0][:40]}: unknown filter; the filters are {', '.join(JOURNAL_FILTERS)} "
+                             "(POST /__mock/requests/find takes a full match)"), 400
+    numbers = {}
+    for name in ("status", "limit"):
+        number = None if name not in args else _whole_number(args[name])
+        if name in args and number is None:
+            return jsonify(error=f"{name}: a whole number, not {args[name][:40]!r}"), 400
+        numbers[name] = number
     simple = {k: args[k] for k in ("vendor", "operation", "method", "path") if k in args}
-    return _found(state, {"match": simple, "status": args.get("status", type=int), "since": args.get("since"),
-                          "limit": args.get("limit", type=int)})
+    return _found(state, {"match": simple, "since": args.get("since"), **numbers})
 
 
 @control_blueprint.post("/requests/find")
 def requests_find():
     """The journal entries matching a JSON `match` (body, query, headers subsets too)."""
-    body = request.get_json(silent=True)
-    return _found(_state(), {} if body is None else body)
-
-
-def _found(state: MockState, query):
+    try:
+        query = _json_body()
+    except BadMatch as error:
+        return jsonify(error=str(error)), 400
     if not isinstance(query, dict):
-        return jsonify(error="a JSON object with match, status, since and limit"), 400
+        return jsonify(error=f"a JSON object with some of {', '.join(QUERY_FIELDS)} "
+                             "(GET /__mock/requests lists the whole journal)"), 400
+    unknown = sorted(set(query) - set(QUERY_FIELDS))
+    if unknown:
+        return jsonify(error=f"{unknown[0][:40]}: unknown field; a journal query takes {', '.join(QUERY_FIELDS)}"), 400
+    return _found(_state(), query)
+
+
+def _found(state: MockState, query: dict):
     limit = query.get("limit")
     if limit is not None and (isinstance(limit, bool) or not isinstance(limit, int) or limit < 1):
         return jsonify(error="limit: a whole number from 1"), 400
@@ -234,10 +255,27 @@ def verify_requests():
     """200 when the journal holds as many matching requests as asked, else 409 with near misses."""
     state = _state()
     try:
-        holds, answer = verify(state.journal, request.get_json(silent=True), state.specs)
+        holds, answer = verify(state.journal, _json_body(), state.specs)
     except BadMatch as error:
         return jsonify(error=str(error)), 400
     return jsonify(answer), 200 if holds else 409
+
+
+def _json_body():
+    """The body as JSON whatever its Content-Type (None when empty): curl's `-d` labels JSON as a
+    form, and WireMock's admin API, whose users this mirrors, reads it as JSON all the same. Not
+    JSON is a BadMatch, never "no body": a query that cannot be read must not answer everything."""
+    data = request.get_data(cache=True)
+    if not data.strip():
+        return None
+    try:
+        return json.loads(data, parse_constant=_not_a_number)
+    except (ValueError, RecursionError) as error:
+        raise BadMatch(f"the body is not JSON: {str(error)[:200]}") from None
+
+
+def _not_a_number(name: str):
+    raise ValueError(f"{name} is not a JSON number")
 
 
 # -- overrides -------------------------------------------------------------------------------------------
@@ -245,7 +283,7 @@ def verify_requests():
 def add_override():
     state = _state()
     try:
-        record = state.overrides.add(request.get_json(silent=True))
+        record = state.overrides.add(_json_body())
     except BadMatch as error:
         return jsonify(error=str(error)), 400
     return jsonify(_shown(record)), 201
