@@ -330,6 +330,21 @@ def test_overrides_and_verify_read_a_json_body_whatever_its_content_type(mock):
     assert broken.status_code == 400 and "the body is not JSON" in broken.json()["error"]
 
 
+@pytest.mark.parametrize("path, body", [
+    ("/__mock/verify", {"match": {"credential": "api_key:"}, "count": 1}),
+    ("/__mock/verify", {"match": {"credential": "api_key:"}, "count": 0}),
+    ("/__mock/requests/find", {"match": {"operation": "createOpportunity", "credential": "api_key:"}}),
+])
+def test_a_journal_match_on_a_credential_is_a_400_pointing_at_user(mock, path, body):
+    # The journal keeps no credentials: this was a 409 "credential: not the one sent" for the very
+    # credential sent (and a count of 0 passed).
+    create_close(mock)
+    response = requests.post(f"{mock}{path}", json=body, timeout=10)
+    assert response.status_code == 400, response.text
+    assert response.json()["error"] == ("match.credential: credentials are never kept in the journal, so no entry "
+                                        "has one; match on user (who called) instead; credential is for overrides")
+
+
 def test_overrides_do_not_show_secrets_they_match_on(mock):
     override(mock, match={"headers": {"Authorization": "Bearer s3cr3t-abc"}, "query": {"api_key": "s3cr3t-abc"},
                           "credential": "s3cr3t-abc"}, respond={"status": 204})

@@ -73,9 +73,10 @@ class Match:
         ) if v not in (None, {})}
 
 
-def parse_match(raw, specs: Mapping[str, Spec], routed: bool = False) -> Match:
-    """A `Match` from JSON, checked against what exists (`specs`: vendor → its spec). `routed`: it is
-    an override's, so it can only see requests the spec serves (see `route_problem`)."""
+def parse_match(raw, specs: Mapping[str, Spec], override: bool = False) -> Match:
+    """A `Match` from JSON, checked against what exists (`specs`: vendor → its spec). `override`: it
+    is an override's, which sees live requests (the spec's, see `route_problem`, with credentials);
+    else a journal query's or a verify's."""
     if raw is None:
         return Match()
     if not isinstance(raw, Mapping):
@@ -98,7 +99,10 @@ def parse_match(raw, specs: Mapping[str, Spec], routed: bool = False) -> Match:
     match = Match(vendor=vendor, operation=operation, method=_text(raw, "method"), path=_text(raw, "path"),
                   query=dict(raw.get("query") or {}), headers=dict(raw.get("headers") or {}), body=raw.get("body"),
                   credential=_text(raw, "credential"), user=dict(raw.get("user") or {}))
-    problem = route_problem(match, specs, routed)
+    if not override and match.credential is not None:  # a verify of it could only ever fail
+        raise BadMatch("match.credential: credentials are never kept in the journal, so no entry has one; "
+                       "match on user (who called) instead; credential is for overrides")
+    problem = route_problem(match, specs, routed=override)
     if problem:
         raise BadMatch(problem)
     return match

@@ -109,7 +109,7 @@ def parse_override(raw, specs: Mapping[str, Spec]) -> Override:
         where = _non_finite(raw.get(name), name)
         if where:
             raise BadMatch(f"{where}: NaN and Infinity are not JSON numbers; a finite number")
-    match = parse_match(raw.get("match"), specs, routed=True)
+    match = parse_match(raw.get("match"), specs, override=True)
     respond = _respond(raw.get("respond"))
     fault = _fault(raw.get("fault"))
     if respond is None and fault is None:
