@@ -77,14 +77,16 @@ def test_a_named_snapshot_is_what_a_reset_returns_to(mock):
 def test_snapshots_belong_to_their_namespace(mock):
     create(mock, {"X-Crm-Mock-Namespace": "job-a"})
     assert mock.put("/__mock/snapshots/mine", query_string={"namespace": "job-a"}).status_code == 200
-    assert mock.get("/__mock/snapshots", query_string={"namespace": "job-b"}).get_json()["snapshots"] == []
+    assert mock.get("/__mock/snapshots", query_string={"namespace": "job-b"}).status_code == 404  # not made yet
     assert mock.post("/__mock/reset", query_string={"namespace": "job-b", "to": "mine"}).status_code == 404
     # a file, though, restores into any namespace: job-b becomes a copy of job-a
     restored = mock.post("/__mock/restore", query_string={"namespace": "job-b"},
                          data=snapshot(mock, "job-a"), content_type="application/json")
     assert restored.status_code == 200
     assert snapshot(mock, "job-b") == snapshot(mock, "job-a") != snapshot(mock)
+    assert mock.get("/__mock/snapshots", query_string={"namespace": "job-b"}).get_json()["snapshots"] == []
     assert mock.delete("/__mock/namespaces/job-a").status_code == 200  # takes its snapshots with it
+    create(mock, {"X-Crm-Mock-Namespace": "job-a"})
     assert mock.get("/__mock/snapshots", query_string={"namespace": "job-a"}).get_json()["snapshots"] == []
 
 

@@ -345,6 +345,31 @@ def test_a_journal_match_on_a_credential_is_a_400_pointing_at_user(mock, path, b
                                         "has one; match on user (who called) instead; credential is for overrides")
 
 
+def test_a_verify_or_look_at_a_namespace_nobody_made_is_a_404_and_does_not_make_it(mock):
+    made = requests.post(f"{mock}/close/api/v1/opportunity/", json=CREATE, timeout=10,
+                         headers={**CLOSE, "X-Crm-Mock-Namespace": "job-123"})
+    assert made.status_code == 200
+    typo = requests.post(f"{mock}/__mock/verify?namespace=jbo-123", json={"match": {}, "count": 0}, timeout=10)
+    assert typo.status_code == 404 and typo.json()["error"].startswith("no namespace 'jbo-123': nothing has used it")
+    for path in ("/requests", "/overrides", "/records", "/records/close.opportunities", "/snapshot", "/snapshots"):
+        assert requests.get(f"{mock}/__mock{path}?namespace=jbo-123", timeout=10).status_code == 404, path
+    listed = requests.get(f"{mock}/__mock/namespaces", timeout=10).json()["namespaces"]
+    assert "jbo-123" not in [n["name"] for n in listed] and "job-123" in [n["name"] for n in listed]
+    right = requests.post(f"{mock}/__mock/verify?namespace=job-123", json={"match": {}, "count": 1}, timeout=10)
+    assert right.status_code == 200, right.text
+    requests.delete(f"{mock}/__mock/namespaces/job-123", timeout=10).raise_for_status()
+
+
+def test_with_the_journal_off_a_verify_or_journal_query_is_refused_saying_so():
+    with running("--vendor", "close", "--journal-size", "0") as url:
+        assert requests.post(f"{url}/api/v1/opportunity/", json=CREATE, headers=CLOSE, timeout=10).status_code == 200
+        for method, path, body in (("POST", "/verify", {"match": {}, "count": 0}), ("POST", "/requests/find", {}),
+                                   ("GET", "/requests", None)):
+            response = requests.request(method, f"{url}/__mock{path}", json=body, timeout=10)
+            assert response.status_code == 400, (path, response.text)
+            assert response.json()["error"].startswith("the request journal is off (--journal-size 0)")
+
+
 def test_overrides_do_not_show_secrets_they_match_on(mock):
     override(mock, match={"headers": {"Authorization": "Bearer s3cr3t-abc"}, "query": {"api_key": "s3cr3t-abc"},
                           "credential": "s3cr3t-abc"}, respond={"status": 204})

@@ -44,9 +44,20 @@ def require_admin_key():
 
 
 @control_blueprint.before_request
+def require_journal():
+    """With --journal-size 0 nothing is recorded, so a verify would hold or fail without looking at a
+    single request and a query would answer "none": refused, as WireMock refuses with its journal off."""
+    if request.endpoint in JOURNAL_READERS and not _state().settings.journal_size:
+        return jsonify(error="the request journal is off (--journal-size 0): nothing is recorded, so nothing "
+                             "can be verified or looked up; start the mock with --journal-size N"), 400
+    return None
+
+
+@control_blueprint.before_request
 def select_namespace():
     """`?namespace=NAME` (or the X-Crm-Mock-Namespace header) points every endpoint at that namespace:
-    its journal, overrides, records, reset. A namespace is seeded on first use, from either side."""
+    its journal, overrides, records, reset. A namespace is seeded on first use, from either side;
+    only looking at one does not make it (a misspelt name would pass a verify of `count: 0`)."""
     name = request.args.get("namespace", request.headers.get(HEADER))
     if name is None or request.endpoint in OUTSIDE_NAMESPACES:
         return None
@@ -54,6 +65,9 @@ def select_namespace():
         check_name(name)
     except BadNamespace as error:
         return jsonify(error=f"namespace: {error}"), 400
+    if request.endpoint in READ_ONLY and not _state().namespaces.exists(name):
+        return jsonify(error=f"no namespace {name!r}: nothing has used it yet (its first request, or "
+                             f"POST /__mock/reset?namespace={name}, makes it); GET /__mock/namespaces lists them"), 404
     g.namespace_token = CURRENT.set(name)
     if request.endpoint != "crm_mock_control.reset":  # a reset seeds it anyway
         _state().namespaces.enter(name)
@@ -69,6 +83,12 @@ def leave_namespace(_error=None):
 
 OUTSIDE_NAMESPACES = {"crm_mock_control.health", "crm_mock_control.page", "crm_mock_control.namespaces",
                       "crm_mock_control.drop_namespace"}
+JOURNAL_READERS = {"crm_mock_control.requests_journal", "crm_mock_control.requests_find",
+                   "crm_mock_control.verify_requests"}
+# Endpoints that change nothing (deleting a snapshot of a namespace that is not there changes nothing)
+READ_ONLY = JOURNAL_READERS | {"crm_mock_control.list_overrides", "crm_mock_control.snapshot",
+                               "crm_mock_control.snapshots", "crm_mock_control.delete_snapshot",
+                               "crm_mock_control.records_overview", "crm_mock_control.records"}
 PAGE = Path(__file__).with_name("page.html")
 
 

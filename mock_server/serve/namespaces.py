@@ -71,6 +71,10 @@ class Namespaces:
             if now - self._swept >= SWEEP_EVERY:
                 self.sweep(now)
 
+    def exists(self, name: str) -> bool:
+        """Whether `name` has been made (the default namespace always is)."""
+        return name == DEFAULT or self.raw.get(REGISTRY, name) is not None
+
     def reset(self, name: str, count: int | None) -> None:
         """Back to the seeded world, in one transaction: other workers see the old world or the new one,
         never a half-seeded mix, and a write racing the reset cannot mint an ID the reseeding mints again."""
