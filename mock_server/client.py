@@ -206,13 +206,15 @@ class Client:
         return self._call("POST", "/requests/find", json=query).json()["requests"]
 
     def verify(self, match: dict[str, Any] | None = None, *, count: int | None = None, min: int | None = None,
-               max: int | None = None, **match_fields: Any) -> dict[str, Any]:
+               max: int | None = None, status: int | None = None, since: str | None = None,
+               **match_fields: Any) -> dict[str, Any]:
         """Check how many journaled requests match: exactly `count`, or between `min` and `max` (at
-        least 1 when none is given). Returns the server's answer; raises `VerificationError` with the
-        near misses when the count does not hold."""
+        least 1 when none is given); `status` and `since` (ISO 8601) narrow them as in `requests`.
+        Returns the server's answer; raises `VerificationError` with the near misses when the count
+        does not hold."""
         __tracebackhide__ = True  # under pytest, the failure points at the test's line, not this one
         body = _without_none({"match": {**(match or {}), **_without_none(match_fields)}, "count": count, "min": min,
-                              "max": max})
+                              "max": max, "status": status, "since": since})
         response = self._call("POST", "/verify", json=body, allowed=(409,))
         if response.status_code == 409:
             raise VerificationError(response.json())

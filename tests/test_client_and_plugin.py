@@ -112,6 +112,18 @@ def test_requests_by_simple_filters_and_by_body(mock):
     assert mock.requests(operation="createOpportunity")[0]["headers"]["Authorization"] == "Basic ***"
 
 
+def test_verify_takes_status_and_since_as_the_server_does(mock):
+    # They were taken as match fields: a 400 "match.status: unknown field".
+    assert create(mock).status_code == 200
+    assert create(mock, {"value": "not a number"}).status_code == 400
+    assert mock.verify(operation="createOpportunity", status=200, count=1)["count"] == 1
+    assert mock.verify(operation="createOpportunity", status=400, count=1)["count"] == 1
+    later = mock.requests()[-1]["time"]
+    assert mock.verify(operation="createOpportunity", since=later, count=1)["count"] == 1
+    with pytest.raises(VerificationError):
+        mock.verify(operation="createOpportunity", status=201, min=1)
+
+
 def test_verify_holds_and_explains_a_miss(mock):
     create(mock)
     answer = mock.verify(operation="createOpportunity", body={"value": 500}, count=1)
