@@ -3,6 +3,7 @@ with the stdlib as the fallback for what orjson refuses (integers beyond 64 bits
 from __future__ import annotations
 
 import json
+import math
 import secrets
 
 import orjson
@@ -89,3 +90,24 @@ def deeper_than(value, limit: int = MAX_DEPTH) -> bool:
             return True
         stack.extend((child, depth + 1) for child in children if isinstance(child, (dict, list)))
     return False
+
+
+def unstorable(value, where: str = "") -> str | None:
+    """The first place in `value` that no store keeps alike, as "where.path: why", or None. NaN and
+    the infinities are not JSON (a listing of them is not JSON either); PostgreSQL's JSONB cannot
+    hold NUL (\\u0000) in a string, so memory and SQLite kept what PostgreSQL refused with a 500."""
+    stack = [(value, where)]
+    while stack:
+        node, path = stack.pop()
+        if isinstance(node, float) and not math.isfinite(node):
+            return f"{path or '(the value)'}: NaN and Infinity are not JSON numbers; a finite number"
+        if isinstance(node, str) and "\0" in node:
+            return f"{path or '(the value)'}: a NUL character (\\u0000), which the PostgreSQL store cannot keep"
+        if isinstance(node, dict):
+            for key, child in node.items():
+                if isinstance(key, str) and "\0" in key:
+                    return f"{path or '(the value)'}: a field name with a NUL character (\\u0000)"
+                stack.append((child, f"{path}.{key}" if path else str(key)))
+        elif isinstance(node, list):
+            stack.extend((child, f"{path}[{i}]") for i, child in enumerate(node))
+    return None

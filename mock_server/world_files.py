@@ -66,7 +66,7 @@ def read(source: str, vendors: Iterable[str], data: bytes | None = None) -> list
     known = VENDOR_CLASSES[vendor].FIXTURES
     items = []
     for index, (resource, record) in enumerate(pairs):
-        where = f"{name}: record {index} ({resource} {_key(record)!r})"
+        where = f"{name}: record {index} ({resource} {record_key(record)!r})"
         if resource not in known:
             raise BadWorld(f"{name}: record {index}: {resource!r} is not a {vendor} resource; "
                            f"one of {', '.join(sorted(known))}")
@@ -118,7 +118,7 @@ def _vendor_of(resources: set[str], served: list[str], name: str) -> str:
     return candidates[0]
 
 
-def _key(record: dict):
+def record_key(record: dict):
     return record.get("id", record.get("Id"))
 
 
@@ -130,21 +130,9 @@ def check(items: list[Item], vendors: dict[str, Vendor]) -> list[tuple[Vendor, s
     fields: dict[tuple[str, str], set[str] | None] = {}  # (vendor, schema) → its fields, read once per load
     for item in items:  # each record on its own: its schema, and its ID against the world and the file
         vendor = vendors[item.vendor]
-        kind, schema = vendor.FIXTURES[item.resource]
-        if _key(item.record) is None:
-            raise BadWorld(f"{item.where}: no id")
-        errors = sorted(vendor.spec.validator(vendor.spec.component_schema(schema)).iter_errors(item.record),
-                        key=lambda e: [str(p) for p in e.absolute_path])
-        if errors:
-            field = ".".join(str(p) for p in errors[0].absolute_path) or "(the record)"
-            raise BadWorld(f"{item.where}: {field}: {errors[0].message}")
-        if (item.vendor, schema) not in fields:
-            fields[item.vendor, schema] = _fields(vendor, schema)
-        known = fields[item.vendor, schema]
-        unknown = [] if known is None else sorted(
-            f for f in item.record if f not in known and not f.startswith(vendor.LOAD_OPEN_FIELDS or ("\0",)))
-        if unknown:
-            raise BadWorld(f"{item.where}: {unknown[0]}: unknown field (not in the {schema} schema)")
+        problem = record_problem(vendor, item.resource, item.record, fields)
+        if problem:
+            raise BadWorld(f"{item.where}: {problem}")
         for stored_kind, stored_key, stored in vendor.stored_from_fixture(item.resource, item.record):
             mine = ours.setdefault((item.vendor, stored_kind), {})
             if mine.get(stored_key, stored) != stored:
@@ -161,6 +149,31 @@ def check(items: list[Item], vendors: dict[str, Vendor]) -> list[tuple[Vendor, s
                 raise BadWorld(f"{item.where}: {field}: {value!r} does not exist (no {target} record has that ID, "
                                "in the world or in the file)")
     return rows
+
+
+def record_problem(vendor: Vendor, resource: str, record: dict,
+                   fields: dict[tuple[str, str], set[str] | None]) -> str | None:
+    """What is wrong with one record of `resource` as "field: why", or None: no ID, its schema in the
+    spec, a field the schema does not name. `fields` keeps each schema's fields across calls."""
+    schema = vendor.FIXTURES[resource][1]
+    if record_key(record) is None:
+        return "no id"
+    errors = sorted(vendor.spec.validator(vendor.spec.component_schema(schema)).iter_errors(record),
+                    key=lambda e: [str(p) for p in e.absolute_path])
+    if errors:
+        field = ".".join(str(p) for p in errors[0].absolute_path) or "(the record)"
+        return f"{field}: {errors[0].message}"
+    if (vendor.name, schema) not in fields:
+        fields[vendor.name, schema] = _fields(vendor, schema)
+    known = fields[vendor.name, schema]
+    unknown = [] if known is None else sorted(
+        f for f in record if f not in known and not f.startswith(vendor.LOAD_OPEN_FIELDS or ("\0",)))
+    if unknown:
+        return f"{unknown[0]}: unknown field (not in the {schema} schema)"
+    unstorable = jsonio.unstorable(record)
+    if unstorable:
+        return unstorable
+    return None
 
 
 def _fields(vendor: Vendor, schema: str) -> set[str] | None:

@@ -110,6 +110,76 @@ def test_a_bad_snapshot_is_refused_by_name_and_changes_nothing(mock, body, named
     assert snapshot(mock) == before
 
 
+def restored_with(mock, change) -> tuple[bytes, object]:
+    """The current world's file, changed by `change(document)`, posted to /__mock/restore."""
+    before = snapshot(mock)
+    document = json.loads(before)
+    change(document)
+    return before, mock.post("/__mock/restore", data=json.dumps(document), content_type="application/json")
+
+
+def first_close_opportunity(document) -> dict:
+    return document["collections"]["close.opportunities"][0][1]
+
+
+@pytest.mark.parametrize(("change", "named"), [
+    (lambda d: d["collections"].__setitem__("__mock.overrides", [["x", {"bad": 1}]]),
+     "collections.__mock.overrides[0] ('x'): bad: unknown field"),
+    (lambda d: d["collections"].__setitem__("__mock.overrides", [["x", {"id": "x", "respond": {"status": 100},
+                                                                        "hits": 0, "seq": 1}]]),
+     "collections.__mock.overrides[0] ('x'): respond.status: a whole number from 200 to 599"),
+    (lambda d: d["collections"].__setitem__("__mock.overrides", [["x", {"id": "y", "respond": {}, "hits": 0,
+                                                                        "seq": 1}]]),
+     "collections.__mock.overrides[0] ('x'): id: 'y', but it is stored as 'x'"),
+    (lambda d: d["collections"].__setitem__("__mock.overrides", [["x", {"id": "x", "respond": {}}]]),
+     "collections.__mock.overrides[0] ('x'): seq: a whole number"),
+    (lambda d: d["collections"]["close.opportunities"].append(["a", {}]),
+     "('a'): its ID is None, but it is stored as 'a'"),
+    (lambda d: d["collections"]["close.opportunities"].append(["a", {"id": "a"}]), "('a'): (the record): "),
+    (lambda d: first_close_opportunity(d).__setitem__("value", "lots"), "value: 'lots' is not of type"),
+    (lambda d: first_close_opportunity(d).__setitem__("colour", "red"),
+     "colour: unknown field (not in the Opportunity schema)"),
+    (lambda d: d["collections"]["nexudus.crmopportunities"][0][1].pop("Id"), "its ID is None, but it is stored as"),
+])
+def test_a_snapshot_that_would_break_the_namespace_is_refused_by_record_and_field(mock, change, named):
+    # Each was restored with a 200, then every vendor request of the namespace (or every Close list,
+    # or GET /__mock/overrides) was a 500 until a reset.
+    before, refused = restored_with(mock, change)
+    assert refused.status_code == 400 and named in refused.get_json()["error"], refused.get_json()
+    assert snapshot(mock) == before
+    assert mock.get("/close/api/v1/opportunity/", headers=CLOSE_AUTH).status_code == 200
+    assert mock.get("/__mock/overrides").status_code == 200
+
+
+def test_a_snapshots_overrides_are_restored_and_fire(mock):
+    set_one = mock.post("/__mock/overrides", json={"match": {"operation": "createOpportunity"},
+                                                   "respond": {"status": 299, "body": {}}, "times": 2})
+    assert set_one.status_code == 201
+    assert mock.post("/close/api/v1/opportunity/", json=CREATE, headers=CLOSE_AUTH).status_code == 299
+    saved = snapshot(mock)
+    mock.post("/__mock/reset")
+    assert mock.post("/__mock/restore", data=saved, content_type="application/json").status_code == 200
+    assert mock.post("/close/api/v1/opportunity/", json=CREATE, headers=CLOSE_AUTH).status_code == 299
+    assert mock.post("/close/api/v1/opportunity/", json=CREATE, headers=CLOSE_AUTH).status_code == 200  # times: 2
+
+
+def test_a_nul_in_a_snapshot_or_a_world_file_is_a_400_on_every_store(mock):
+    # PostgreSQL's JSONB cannot hold NUL, so there it was a 500 while memory and SQLite kept it.
+    before, refused = restored_with(mock, lambda d: first_close_opportunity(d).__setitem__("note", "a\u0000b"))
+    assert refused.status_code == 400, refused.get_json()
+    assert refused.get_json()["error"].startswith("snapshot: collections.close.opportunities[0].note: a NUL character")
+    assert snapshot(mock) == before
+    record = json.loads(before)["collections"]["close.opportunities"][0][1]
+    loaded = mock.post("/__mock/load", query_string={"vendor": "close"}, content_type="application/json",
+                       data=json.dumps({"opportunity": [{**record, "note": "a\u0000b"}]}))
+    assert loaded.status_code == 400, loaded.get_json()
+    assert loaded.get_json()["error"] == (f"request body: record 0 (opportunity {record['id']!r}): note: a NUL "
+                                          "character (\\u0000), which the PostgreSQL store cannot keep")
+    assert snapshot(mock) == before
+    override = mock.post("/__mock/overrides", json={"match": {"body": {"note": "a\u0000b"}}, "respond": {}})
+    assert override.status_code == 400 and override.get_json()["error"].startswith("match.body.note: a NUL character")
+
+
 def test_a_snapshot_file_too_large_to_be_one_is_refused_unread(mock):
     refused = mock.post("/__mock/restore", data=b"{}", content_type="application/json",
                         environ_overrides={"CONTENT_LENGTH": str(1024 ** 3)})

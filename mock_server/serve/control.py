@@ -11,6 +11,7 @@ from flask import Blueprint, Response, current_app, g, jsonify, request
 from mock_server.redaction import Redactor
 from mock_server.serve.snapshots import NAME as SNAPSHOT_NAME
 from mock_server.serve.snapshots import BadSnapshot, from_document, to_document
+from mock_server.serve.snapshots import check as check_snapshot
 from mock_server.serve.state import MockState, state_of
 from mock_server.steering.matching import BadMatch, parse_match
 from mock_server.steering.verify import select, verify
@@ -147,11 +148,12 @@ def restore():
     """Put a snapshot file back, atomically: every record and counter, or nothing (a 400 naming
     what is wrong, and the world as it was)."""
     request.max_content_length = MAX_WORLD_BYTES  # a world is larger than any vendor request
+    state = _state()
     try:
         world = from_document(request.get_data(), CURRENT.get())
+        check_snapshot(world, CURRENT.get(), state.vendors, state.specs)
     except BadSnapshot as error:
         return jsonify(error=f"snapshot: {error}"), 400
-    state = _state()
     state.restore(world)
     return jsonify(status="restored", records=state.store.collections())
 

@@ -11,10 +11,16 @@ and rate-limit windows are traffic, not world: neither is saved nor restored.
 from __future__ import annotations
 
 import re
+from collections.abc import Mapping
 
 from mock_server import jsonio
+from mock_server.spec import Spec
+from mock_server.steering.overrides import COLLECTION as OVERRIDES
+from mock_server.steering.overrides import stored_problem
 from mock_server.store import Store
 from mock_server.store.base import SeededWorld
+from mock_server.vendors import Vendor
+from mock_server.world_files import record_key, record_problem
 
 FORMAT = 1
 SNAPSHOTS = "__mock.snapshots"  # raw collection: one row per named snapshot, "NAMESPACE:NAME" → its facts
@@ -44,6 +50,7 @@ def to_document(world: SeededWorld, namespace: str) -> bytes:
 
 def from_document(raw: bytes, namespace: str) -> SeededWorld:
     """The world in a snapshot file, under `namespace/`; BadSnapshot names the first thing wrong."""
+    suspect = b"\\u0000" in raw  # JSON writes NUL only so: records are walked for it only then
     try:
         document = jsonio.loads(raw)
     except ValueError as error:
@@ -72,6 +79,9 @@ def from_document(raw: bytes, namespace: str) -> SeededWorld:
                 raise BadSnapshot(f"{where}: a [key, record] pair (key a string or an integer, record an object)")
             if row[0] in records:
                 raise BadSnapshot(f"{where}: key {row[0]!r} appears twice")
+            problem = suspect and (jsonio.unstorable(row[0], f"{where} (key)") or jsonio.unstorable(row[1], where))
+            if problem:
+                raise BadSnapshot(problem)
             records[row[0]] = row[1]
         world.collections[f"{namespace}/{name}"] = records
     for name, value in counters.items():
@@ -80,6 +90,33 @@ def from_document(raw: bytes, namespace: str) -> SeededWorld:
             raise BadSnapshot(f"counters.{name}: a whole number, 0 or more")
         world.counters[f"{namespace}/{name}"] = value
     return world
+
+
+def check(world: SeededWorld, namespace: str, vendors: Mapping[str, Vendor], specs: Mapping[str, Spec]) -> None:
+    """BadSnapshot naming the first record that would break the namespace once restored: an override
+    POST /__mock/overrides would refuse, or a record of a served vendor that its spec's schema refuses
+    (checked as a world file's record is). Collections no vendor here serves are kept as they are."""
+    fields: dict[tuple[str, str], set[str] | None] = {}
+    for name, rows in world.collections.items():
+        collection = name[len(namespace) + 1:]
+        for index, (key, record) in enumerate(rows.items()):
+            problem = _record_problem(collection, key, record, vendors, specs, fields)
+            if problem:
+                raise BadSnapshot(f"collections.{collection}[{index}] ({key!r}): {problem}")
+
+
+def _record_problem(collection: str, key, record: dict, vendors: Mapping[str, Vendor], specs: Mapping[str, Spec],
+                    fields: dict[tuple[str, str], set[str] | None]) -> str | None:
+    if collection == OVERRIDES:
+        return stored_problem(key, record, specs)
+    vendor_name, _, kind = collection.partition(".")
+    vendor = vendors.get(vendor_name)
+    resource = next((r for r, (k, _) in vendor.FIXTURES.items() if k == kind), None) if vendor else None
+    if vendor is None or resource is None:
+        return None
+    if record_key(record) != key:
+        return f"its ID is {record_key(record)!r}, but it is stored as {key!r}"
+    return record_problem(vendor, resource, vendor.fixture_record(resource, record), fields)
 
 
 def _check_name(name: str, where: str) -> None:

@@ -9,7 +9,6 @@ version moves.
 """
 from __future__ import annotations
 
-import math
 import re
 import secrets
 import threading
@@ -17,6 +16,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
+from mock_server import jsonio
 from mock_server.problems import MockError, Problem
 from mock_server.spec import Spec
 from mock_server.steering.matching import BadMatch, Match, parse_match
@@ -105,10 +105,10 @@ def parse_override(raw, specs: Mapping[str, Spec]) -> Override:
     unknown = sorted(set(raw) - set(FIELDS))
     if unknown:
         raise BadMatch(f"{unknown[0]}: unknown field; the fields are {', '.join(FIELDS)}")
-    for name in FIELDS:
-        where = _non_finite(raw.get(name), name)
-        if where:
-            raise BadMatch(f"{where}: NaN and Infinity are not JSON numbers; a finite number")
+    for name in FIELDS:  # (a YAML scenario has .inf and .nan; JSON has neither)
+        problem = jsonio.unstorable(raw.get(name), name)
+        if problem:
+            raise BadMatch(problem)
     match = parse_match(raw.get("match"), specs, override=True)
     respond = _respond(raw.get("respond"))
     fault = _fault(raw.get("fault"))
@@ -127,6 +127,33 @@ def parse_override(raw, specs: Mapping[str, Spec]) -> Override:
     if not isinstance(override_id, str) or not override_id.replace("_", "").replace("-", "").isalnum():
         raise BadMatch("id: letters, digits, - and _ only")
     return Override(override_id, match, respond, fault, stage, times, priority, dict(raw, id=override_id))
+
+
+BOOKKEEPING = ("hits", "remaining", "seq")  # what the book keeps beside an override's own fields
+
+
+def stored_problem(key, record: Mapping, specs: Mapping[str, Spec]) -> str | None:
+    """What keeps a stored override (a snapshot file's) from being used, or None: it must be one
+    POST /__mock/overrides takes, under its own ID, with the book's counts. Every request of the
+    namespace reads them all, so one bad record was a 500 for each until a reset."""
+    unknown = sorted(set(record) - {*FIELDS, *BOOKKEEPING})
+    if unknown:
+        return f"{unknown[0]}: unknown field; a stored override has {', '.join((*FIELDS, *BOOKKEEPING))}"
+    try:
+        override = parse_override({k: record[k] for k in FIELDS if k in record}, specs)
+    except BadMatch as error:
+        return str(error)
+    if record.get("id") != key:
+        return f"id: {record.get('id')!r}, but it is stored as {key!r}"
+    if not _is_int(record.get("seq")):
+        return "seq: a whole number (the order overrides were set in)"
+    if not _is_int(record.get("hits")) or record["hits"] < 0:
+        return "hits: a whole number from 0"
+    remaining = record.get("remaining")
+    if remaining is not None and (not _is_int(remaining) or remaining < 0 or
+                                  override.times is not None and remaining > override.times):
+        return "remaining: a whole number from 0 to times, or null when times is"
+    return None
 
 
 def _respond(raw) -> Mapping | None:
@@ -184,21 +211,6 @@ def _header_problem(name, value) -> str | None:
     if not HEADER_VALUE.fullmatch(value):
         return (f"{name}: the value must be Latin-1 text without line breaks or control characters "
                 "(visible ASCII is safest)")
-    return None
-
-
-def _non_finite(value, where: str) -> str | None:
-    """Where `value` holds NaN or an infinity (a YAML `.inf`, Python's json `Infinity`): neither is
-    JSON, so the override could not even be listed as JSON."""
-    stack = [(value, where)]
-    while stack:
-        node, path = stack.pop()
-        if isinstance(node, float) and not math.isfinite(node):
-            return path
-        if isinstance(node, Mapping):
-            stack.extend((v, f"{path}.{k}") for k, v in node.items())
-        elif isinstance(node, list):
-            stack.extend((v, f"{path}[{i}]") for i, v in enumerate(node))
     return None
 
 
