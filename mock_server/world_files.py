@@ -64,12 +64,16 @@ def read(source: str, vendors: Iterable[str], data: bytes | None = None) -> list
     if vendor not in served:
         raise BadWorld(f"{name}: its records are {vendor}'s, which this server does not serve")
     known = VENDOR_CLASSES[vendor].FIXTURES
+    suspect = b"\\u0000" in data  # JSON writes NUL only so: records are walked for it only then
     items = []
     for index, (resource, record) in enumerate(pairs):
         where = f"{name}: record {index} ({resource} {record_key(record)!r})"
         if resource not in known:
             raise BadWorld(f"{name}: record {index}: {resource!r} is not a {vendor} resource; "
                            f"one of {', '.join(sorted(known))}")
+        problem = suspect and jsonio.unstorable(record)
+        if problem:  # PostgreSQL cannot keep it: refused on every store alike
+            raise BadWorld(f"{where}: {problem}")
         items.append(Item(vendor, resource, record, where))
     return items
 
@@ -170,9 +174,6 @@ def record_problem(vendor: Vendor, resource: str, record: dict,
         f for f in record if f not in known and not f.startswith(vendor.LOAD_OPEN_FIELDS or ("\0",)))
     if unknown:
         return f"{unknown[0]}: unknown field (not in the {schema} schema)"
-    unstorable = jsonio.unstorable(record)
-    if unstorable:
-        return unstorable
     return None
 
 
