@@ -181,6 +181,20 @@ def test_a_literal_answer_carries_latin_1_and_token_named_headers(mock):
     assert response.status_code == 299 and response.headers["X-Note"] == "caf\u00e9 \t ok"
 
 
+def test_a_literal_text_body_goes_out_as_it_is_under_its_own_content_type(mock):
+    """A proxy's HTML error page in front of the vendor (a common real failure): a string body with a
+    Content-Type that is not JSON is sent as it is, not as a quoted JSON string."""
+    page = "<html><body><h1>502 Bad Gateway</h1></body></html>"
+    override(mock, match={"operation": "createOpportunity"}, times=1,
+             respond={"status": 502, "headers": {"Content-Type": "text/html"}, "body": page})
+    response = create_close(mock)
+    assert response.status_code == 502 and response.headers["Content-Type"].startswith("text/html")
+    assert response.text == page
+    override(mock, match={"operation": "createOpportunity"}, times=1, respond={"status": 200, "body": "plain"})
+    assert create_close(mock).json() == "plain"  # without a Content-Type, a string is still JSON
+    assert create_close(mock).status_code == 200  # each fired once
+
+
 # -- faults, as a real client sees them ---------------------------------------------------------------------
 def test_latency_slows_only_the_matched_call(mock):
     override(mock, match={"operation": "createOpportunity"}, fault={"latency_ms": 600})

@@ -27,11 +27,18 @@ class Call:
 
 @dataclass
 class Reply:
-    """An answer before it is serialized: status, a JSON-able body, extra headers."""
+    """An answer before it is serialized: status, a JSON-able body (or `Text`, sent as it is), extra headers."""
 
     status: int
     body: Any
     headers: dict = field(default_factory=dict)
+
+
+@dataclass(frozen=True, slots=True)
+class Text:
+    """A body that is not JSON: an override's literal HTML error page from a proxy, plain text."""
+
+    text: str
 
 
 @dataclass(eq=False, slots=True)

@@ -7,7 +7,7 @@ which on PostgreSQL rides with the request's next statement instead (see Overrid
 """
 from __future__ import annotations
 
-from mock_server.pipeline.exchange import Exchange, Reply
+from mock_server.pipeline.exchange import Exchange, Reply, Text
 from mock_server.pipeline.stage import Outcome, Stage
 from mock_server.problems import MockError
 from mock_server.steering.overrides import Override
@@ -74,5 +74,8 @@ def answer_of(override: Override) -> Reply | MockError | None:
     literal = override.literal()
     if literal is not None:
         status, headers, body = literal
+        content_type = next((v for k, v in headers.items() if k.lower() == "content-type"), "application/json")
+        if isinstance(body, str) and "json" not in content_type.lower():
+            body = Text(body)  # what a proxy or CDN answers: an HTML page, sent as it is, not a JSON string
         return Reply(status, body, headers)
     return None

@@ -23,7 +23,7 @@ from mock_server.pipeline.access_log import AccessLog
 from mock_server.pipeline.authenticate import Authenticate
 from mock_server.pipeline.chaos import Chaos
 from mock_server.pipeline.envelope import Envelope
-from mock_server.pipeline.exchange import Exchange, Reply
+from mock_server.pipeline.exchange import Exchange, Reply, Text
 from mock_server.pipeline.handle import Handle
 from mock_server.pipeline.journal import Journal, Record
 from mock_server.pipeline.limits import Limits
@@ -128,7 +128,10 @@ class Pipeline:
                     exchange.reply = replaced
             reply = exchange.reply
             assert reply is not None  # a handler's reply, or the envelope's for a refusal
-            response = Response(jsonio.dumps(reply.body), reply.status, reply.headers, mimetype="application/json")
+            if isinstance(reply.body, Text):  # the Content-Type is among the override's headers
+                response = Response(reply.body.text, reply.status, reply.headers)
+            else:
+                response = Response(jsonio.dumps(reply.body), reply.status, reply.headers, mimetype="application/json")
         except StoreUnavailable:  # e.g. an override's use counted in a database that just went away
             reply = self.mount.vendor.error_reply(store_unavailable(exchange), exchange.op)
             return Response(jsonio.dumps(reply.body), reply.status, reply.headers, mimetype="application/json")
