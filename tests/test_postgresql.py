@@ -18,8 +18,9 @@ def test_a_database_from_a_newer_crm_mock_is_refused(postgres_url):
     with store._connection() as db:
         db.execute("UPDATE crm_mock_meta SET value = %s WHERE name = 'schema_version'", (str(SCHEMA_VERSION + 1),))
     try:
-        with pytest.raises(SchemaTooNew, match="newer than this crm-mock"):
-            PostgresStore(postgres_url)
+        with pytest.raises(SchemaTooNew, match="newer than this crm-mock") as refused:
+            PostgresStore(postgres_url + "?password=HUNTPW")  # the local cluster trusts: ignored
+        assert "HUNTPW" not in str(refused.value) and "password=***" in str(refused.value)
     finally:
         with store._connection() as db:
             db.execute("UPDATE crm_mock_meta SET value = %s WHERE name = 'schema_version'", (str(SCHEMA_VERSION),))

@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import base64
 import json
+import subprocess
+import sys
 import urllib.error
 import urllib.request
 
@@ -12,7 +14,9 @@ from click.testing import CliRunner
 
 from mock_server import create_app
 from mock_server.serve.cli import main  # the command line itself, as a user runs it
+from mock_server.store.urls import shown_url
 from tests.conftest import CLOSE_AUTH, NEXUDUS_AUTH, SPRINTHUB_AUTH, served
+from tests.test_served_over_http import free_port
 
 SECRET = "s3cr3t-VALUE-98765"
 
@@ -159,3 +163,57 @@ def test_a_keys_file_with_a_typo_is_refused_at_start_naming_the_entry(tmp_path, 
     assert result.exit_code == 2 and named in result.output, result.output
     with pytest.raises(ValueError, match=named.split("'")[0]):
         create_app("close", keys=str(keys))
+
+
+# -- store URLs: the password never shown -----------------------------------------------------------------
+PASSWORD = "PGPASSW0RD"
+
+
+@pytest.mark.parametrize("url, shown", [
+    (f"postgresql://crm:{PASSWORD}@db:5432/crm", "postgresql://crm:***@db:5432/crm"),
+    (f"postgresql://host/db?user=postgres&password={PASSWORD}", "postgresql://host/db?user=postgres&password=***"),
+    (f"postgres://crm@db/crm?sslmode=require&sslpassword={PASSWORD}",
+     "postgres://crm@db/crm?sslmode=require&sslpassword=***"),
+    (f"postgresql://crm:{PASSWORD}@h1:5432,h2:5433/crm", "postgresql://crm:***@h1:5432,h2:5433/crm"),
+    (f"postgresql://crm:p%40{PASSWORD}@db/crm#{PASSWORD}", "postgresql://crm:***@db/crm"),  # no fragment
+    (f"host=db user=crm password='{PASSWORD} x'", "user=crm password=*** host=db"),  # libpq's keyword form
+    (f"mysql://crm:{PASSWORD}@db/crm", "mysql://crm:***@db/crm"),
+    (f"postgresql://crm:{PASSWORD}@[::1/crm", "***"),  # unreadable: masked whole
+    (f"crm:{PASSWORD}@db/crm", "***"),
+    ("postgresql://crm@db:5432/crm", "postgresql://crm@db:5432/crm"),
+    ("sqlite:/tmp/mock.db", "sqlite:/tmp/mock.db"), ("memory", "memory"),
+])
+def test_a_store_url_is_shown_with_every_password_masked(url, shown):
+    assert shown_url(url) == shown
+
+
+@pytest.mark.parametrize("store", [f"postgresql://crm:{PASSWORD}@db:5432/crm",
+                                   f"postgresql://db/crm?user=postgres&password={PASSWORD}"])
+def test_print_config_masks_the_store_password(store):
+    result = CliRunner().invoke(main, ["serve", "--store", store, "--print-config"])
+    assert result.exit_code == 0 and PASSWORD not in result.output, result.output
+    assert "***" in next(line for line in result.output.splitlines() if line.startswith("store"))
+
+
+@pytest.mark.parametrize("args, named", [
+    (["--latency", "50ms~20"], "--latency"), (["--rate-limit", "ten/s"], "--rate-limit"),
+    (["--store", f"mysql://crm:{PASSWORD}@x"], "--store"), (["--namespace-ttl", "5"], "--namespace-ttl"),
+    (["--error-rate", "2"], "--error-rate"),
+])
+def test_print_config_refuses_what_serve_refuses(args, named):
+    result = CliRunner().invoke(main, ["serve", *args, "--print-config"])
+    assert result.exit_code == 2 and named in result.output and PASSWORD not in result.output, result.output
+
+
+def test_an_unknown_store_is_refused_without_its_password():
+    result = CliRunner().invoke(main, ["serve", "--store", f"host=db password={PASSWORD}", "--port", "1"])
+    assert result.exit_code == 2 and "unknown store 'password=*** host=db'" in result.output, result.output
+
+
+def test_the_start_up_log_masks_a_password_in_the_query():
+    """The block is written before the store is opened: an unreachable database shows it, then fails."""
+    store = f"postgresql://127.0.0.1:1/crm?user=postgres&password={PASSWORD}"
+    ended = subprocess.run([sys.executable, "-m", "mock_server", "serve", "--port", str(free_port()), "--store", store],
+                           capture_output=True, text=True, timeout=60)
+    assert "store      postgresql://127.0.0.1:1/crm?user=postgres&password=***" in ended.stderr, ended.stderr
+    assert PASSWORD not in ended.stderr + ended.stdout

@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import contextlib
+import dataclasses
 import itertools
 import logging
 import os
@@ -15,6 +16,7 @@ from rich.console import Console
 from rich.table import Table
 
 from mock_server.spec import load_spec
+from mock_server.store.urls import shown_url
 from mock_server.vendors import VENDORS
 
 VENDOR_CHOICE = click.Choice([*VENDORS, "all"])
@@ -105,17 +107,55 @@ def serve(ctx, host, port, vendor, store, workers, server_kind, keys, seed, seed
       namespaces, snapshot (the world as a file), restore (put one back),
       snapshots/NAME (PUT saves the world by name, DELETE removes it),
       load (a world file's records added, checked first)."""
-    if print_config:
+    from mock_server.serve.server import port_is_free, run
+
+    settings = _checked_settings(**ctx.params)
+    if print_config:  # after the checks: a value `serve` would refuse is refused here too (exit 2)
         _print_config(ctx)
         return
+    if not port_is_free(host, port):
+        click.echo(f"crm-mock: port {port} on {host} is in use; choose another with --port", err=True)
+        sys.exit(2)
+    scratch = None
+    if workers > 1 and store == "memory":
+        # Separate processes cannot share memory: give them one SQLite file, removed on exit.
+        scratch = tempfile.mkdtemp(prefix="crm-mock-")
+        store = "sqlite:" + os.path.join(scratch, "store.db")
+        click.echo(f"--workers {workers}: sharing state through {store}", err=True)
+        settings = dataclasses.replace(settings, store=store)
+    from mock_server.serve import logs
+
+    logs.configure("warning" if quiet else log_level, log_format)
+    log = logging.getLogger("crm_mock.server")
+    if settings.keys and not admin_key:
+        log.warning("with --keys, /__mock/ (but health) answers 401 until you also give --admin-key")
+    urls = {name: f"http://{host}:{port}{f'/{name}' if vendor == 'all' else ''}{load_spec(name).base_path}/"
+            for name in (VENDORS if vendor == "all" else [vendor])}
+    urls["control"] = f"http://{host}:{port}/__mock/"
+    shown_store = shown_url(store)
+    log.info("serving\n%s\n  %-10s %s, %d worker(s)%s",
+             "\n".join(f"  {name:<10} {url}" for name, url in urls.items()), "store", shown_store, workers,
+             f", {len(world_files)} world file(s)" if world_files else "",
+             extra={"urls": urls, "store": shown_store, "workers": workers, "load": list(world_files)})
+    try:
+        run(host=host, port=port, workers=workers, settings=settings, server=server_kind)
+    finally:
+        if scratch:
+            shutil.rmtree(scratch, ignore_errors=True)
+
+
+def _checked_settings(*, vendor, store, server_kind, keys, seed, seed_data, strict, rate_limit, admin_key,
+                      reproducible_tokens, scenario, world_files, latency, error_rate, journal_size, namespace_ttl,
+                      world_cache, **_how_to_run):
+    """Every value `serve` was given, checked before anything is printed or listens: a bad one is a
+    usage error (exit 2) naming the option."""
     from mock_server.rates import parse_rate
     from mock_server.serve.namespaces import MIN_TTL
-    from mock_server.serve.server import bjoern_available, port_is_free, run
+    from mock_server.serve.server import bjoern_available
     from mock_server.settings import Settings
-
-    parsed_keys = _load_keys(keys)
     from mock_server.store import check_url
 
+    parsed_keys = _load_keys(keys)
     try:
         check_url(store)
     except ValueError as error:
@@ -129,15 +169,6 @@ def serve(ctx, host, port, vendor, store, workers, server_kind, keys, seed, seed
         raise click.BadParameter(f"0 (never) or at least {MIN_TTL:.0f} seconds", param_hint="--namespace-ttl")
     if server_kind == "bjoern" and not bjoern_available():
         raise click.UsageError("bjoern is not installed: pip install 'crm-mock[fast]', or use --server gunicorn")
-    if not port_is_free(host, port):
-        click.echo(f"crm-mock: port {port} on {host} is in use; choose another with --port", err=True)
-        sys.exit(2)
-    scratch = None
-    if workers > 1 and store == "memory":
-        # Separate processes cannot share memory: give them one SQLite file, removed on exit.
-        scratch = tempfile.mkdtemp(prefix="crm-mock-")
-        store = "sqlite:" + os.path.join(scratch, "store.db")
-        click.echo(f"--workers {workers}: sharing state through {store}", err=True)
     chaos = _chaos(latency, error_rate)
     scenario = _scenario(scenario, VENDORS if vendor == "all" else [vendor])
     settings = Settings(vendor=vendor, store=store, keys=parsed_keys, seed=seed, seed_data=seed_data, strict=strict,
@@ -146,26 +177,7 @@ def serve(ctx, host, port, vendor, store, workers, server_kind, keys, seed, seed
                         load=world_files, world_cache=world_cache, **chaos)
     if world_files:
         _check_world_files(settings)
-    from mock_server.serve import logs
-
-    logs.configure("warning" if quiet else log_level, log_format)
-    log = logging.getLogger("crm_mock.server")
-    if parsed_keys and not admin_key:
-        log.warning("with --keys, /__mock/ (but health) answers 401 until you also give --admin-key")
-    urls = {name: f"http://{host}:{port}{f'/{name}' if vendor == 'all' else ''}{load_spec(name).base_path}/"
-            for name in (VENDORS if vendor == "all" else [vendor])}
-    urls["control"] = f"http://{host}:{port}/__mock/"
-    scheme, _, rest = store.partition("://")
-    shown_store = f"{scheme}://{rest.rpartition('@')[2]}" if rest else store  # never a user or password
-    log.info("serving\n%s\n  %-10s %s, %d worker(s)%s",
-             "\n".join(f"  {name:<10} {url}" for name, url in urls.items()), "store", shown_store, workers,
-             f", {len(world_files)} world file(s)" if world_files else "",
-             extra={"urls": urls, "store": shown_store, "workers": workers, "load": list(world_files)})
-    try:
-        run(host=host, port=port, workers=workers, settings=settings, server=server_kind)
-    finally:
-        if scratch:
-            shutil.rmtree(scratch, ignore_errors=True)
+    return settings
 
 
 def _print_config(ctx: click.Context) -> None:
@@ -181,6 +193,8 @@ def _print_config(ctx: click.Context) -> None:
         value = ctx.params.get(param.name)
         if param.name == "admin_key" and value:
             value = "***"
+        elif param.name == "store":
+            value = shown_url(value)
         shown = list(value) if param.multiple else value
         source = ctx.get_parameter_source(param.name)  # type: ignore[arg-type]
         click.echo(f"{param.opts[0].lstrip('-'):<20} {shown!r:<40} {sources.get(source, 'default')}")

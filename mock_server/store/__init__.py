@@ -3,6 +3,7 @@
 from mock_server.store.base import Query, Store, StoreUnavailable
 from mock_server.store.memory import MemoryStore
 from mock_server.store.sqlite import SqliteStore
+from mock_server.store.urls import shown_url
 
 POSTGRES_SCHEMES = ("postgresql://", "postgres://")
 
@@ -10,7 +11,7 @@ POSTGRES_SCHEMES = ("postgresql://", "postgres://")
 def check_url(url: str) -> None:
     """A ValueError for a store URL no store answers to (before anything is opened)."""
     if url not in ("", "memory") and not url.startswith(("sqlite:", *POSTGRES_SCHEMES)):
-        raise ValueError(f"unknown store {url!r}: use 'memory', 'sqlite:PATH' or 'postgresql://USER@HOST:PORT/DB'")
+        raise ValueError(f"unknown store {shown_url(url)!r}: use 'memory', 'sqlite:PATH' or 'postgresql://USER@HOST:PORT/DB'")
 
 
 def open_store(url: str = "memory") -> Store:
@@ -30,4 +31,4 @@ def open_store(url: str = "memory") -> Store:
 _POSTGRES: dict[str, Store] = {}
 
 
-__all__ = ["MemoryStore", "Query", "SqliteStore", "Store", "StoreUnavailable", "check_url", "open_store"]
+__all__ = ["MemoryStore", "Query", "SqliteStore", "Store", "StoreUnavailable", "check_url", "open_store", "shown_url"]

@@ -27,6 +27,7 @@ from mock_server.store.base import (
     prefix_end,
     sql_key,
 )
+from mock_server.store.urls import shown_url
 from mock_server.threads import in_the_background
 
 log = logging.getLogger("crm_mock")
@@ -220,7 +221,7 @@ class PostgresStore(SqlStore):
                     db.execute("ALTER TABLE crm_mock_records ALTER COLUMN body SET NOT NULL")
                 db.execute("UPDATE crm_mock_meta SET value = %s WHERE name = 'schema_version'", (str(SCHEMA_VERSION),))
             elif int(row[0]) > SCHEMA_VERSION:
-                raise SchemaTooNew(f"{self.url.split('@')[-1]}: schema version {row[0]} is newer than this "
+                raise SchemaTooNew(f"{shown_url(self.url)}: schema version {row[0]} is newer than this "
                                    f"crm-mock's {SCHEMA_VERSION}; upgrade crm-mock or use another database")
 
     @contextmanager
