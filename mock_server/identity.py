@@ -127,9 +127,12 @@ KEYS_SCHEMA = {
     },
 }
 
+JSON_KINDS = {"object": "a mapping", "array": "a list", "string": "a string", "null": "empty"}  # KEYS_SCHEMA's types
+
 
 def _check_shape(source) -> None:
-    """The keys file against KEYS_SCHEMA; the first problem, named by vendor, entry and field."""
+    """The keys file against KEYS_SCHEMA; the first problem, named by vendor, entry and field.
+    Never with the value found: in a keys file that is most likely a credential."""
     from jsonschema import Draft202012Validator
     from jsonschema.exceptions import best_match
 
@@ -139,16 +142,41 @@ def _check_shape(source) -> None:
     if error is None:
         return
     path = list(error.absolute_path)
+    if not path:  # propertyNames: a vendor name YAML read as a number or true/false
+        raise ValueError("keys file: a vendor name must be a string (close, nexudus, sprinthub)")
     where = f"keys file, {path[0]}" + (f" entry {path[1]}" if len(path) > 1 else "")
     if error.validator == "additionalProperties" and len(path) == 2:
         unknown = sorted(set(error.instance) - set(ENTRY_FIELDS))[0]
         raise ValueError(f"{where}: unknown field {unknown!r}; the fields are {', '.join(ENTRY_FIELDS)}")
     if error.validator == "required":
         raise ValueError(f"{where}: every entry needs a `credentials` mapping of security scheme name to credential")
+    if len(path) == 2:  # a credential written where the entry belongs, say
+        raise ValueError(f"{where}: must be a mapping of {', '.join(ENTRY_FIELDS)}, not {_kind(error.instance)}")
     field = ".".join(str(p) for p in path[2:])
-    hint = " (Basic is \"user:password\")" if path[2:3] == ["credentials"] else ""
-    hint = " (a list: roles: [Role-A, Role-B])" if path[2:3] == ["roles"] else hint
-    raise ValueError(f"{where}: {field}: {error.message}{hint}")
+    hint = {"credentials": " (security scheme name: credential)", "roles": " (a list: roles: [Role-A, Role-B])"}.get(
+        field, " (Basic is \"user:password\"; quote one YAML would read as a number)" if path[2] == "credentials" else "")
+    raise ValueError(f"{where}: {field}: {_what_is_wrong(error)}{hint}")
+
+
+def _what_is_wrong(error) -> str:
+    """jsonschema's complaint without the instance its `message` quotes."""
+    if error.validator == "type":
+        wanted = error.validator_value if isinstance(error.validator_value, list) else [error.validator_value]
+        return f"must be {' or '.join(JSON_KINDS[w] for w in wanted)}, not {_kind(error.instance)}"
+    if error.validator == "minProperties":
+        return "must name at least one security scheme"
+    return f"not valid ({error.validator})"
+
+
+def _kind(value) -> str:
+    if value is None:
+        return "empty"
+    if isinstance(value, bool):
+        return "true or false"
+    if isinstance(value, int | float):
+        return "a number"
+    kinds: dict[type, str] = {dict: "a mapping", list: "a list", str: "a string"}
+    return kinds.get(type(value), type(value).__name__)
 
 
 def _entry(raw) -> KeyEntry:

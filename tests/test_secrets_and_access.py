@@ -151,10 +151,11 @@ def test_reproducible_tokens_when_asked_for():
     ("close:\n  - credentials: {ApiKeyAuth: 'x:'}\n    role: [Admin]\n", "unknown field 'role'"),
     ("close: {credentials: x}\n", "map vendor names to lists"),
     ("close:\n  - credentials: {ApiKeyAuth: 'x:'}\n    roles: CrmOpportunityHistory-List\n",
-     "keys file, close entry 0: roles: 'CrmOpportunityHistory-List' is not of type 'array', 'null' (a list"),
-    ("close:\n  - credentials: {ApiKeyAuth: 5}\n", "keys file, close entry 0: credentials.ApiKeyAuth: 5 is not of type"),
+     "keys file, close entry 0: roles: must be a list or empty, not a string"),
+    ("close:\n  - credentials: {ApiKeyAuth: 5}\n",
+     "keys file, close entry 0: credentials.ApiKeyAuth: must be a string, not a number"),
     ("close:\n  - credentials: {ApiKeyAuth: 'x:'}\n  - user: {name: Bo}\n", "keys file, close entry 1: every entry needs"),
-    ("close:\n  - credentials: {}\n", "keys file, close entry 0: credentials: {} should be non-empty"),
+    ("close:\n  - credentials: {}\n", "keys file, close entry 0: credentials: must name at least one security scheme"),
 ])
 def test_a_keys_file_with_a_typo_is_refused_at_start_naming_the_entry(tmp_path, content, named):
     keys = tmp_path / "keys.yaml"
@@ -163,6 +164,28 @@ def test_a_keys_file_with_a_typo_is_refused_at_start_naming_the_entry(tmp_path, 
     assert result.exit_code == 2 and named in result.output, result.output
     with pytest.raises(ValueError, match=named.split("'")[0]):
         create_app("close", keys=str(keys))
+
+
+@pytest.mark.parametrize("content, named", [
+    ("sprinthub:\n  - credentials: {BearerAuth: t, ApiToken: 98765432109876}\n",
+     "keys file, sprinthub entry 0: credentials.ApiToken: must be a string, not a number"),
+    ("close:\n  - 'api_SUPERSECRETKEY:'\n", "keys file, close entry 0: must be a mapping of credentials, user, roles, "
+                                           "not a string"),
+    ("close:\n  - credentials: 'api_SUPERSECRETKEY:'\n", "keys file, close entry 0: credentials: must be a mapping, "
+                                                        "not a string"),
+    ("close:\n  - credentials: {ApiKeyAuth: 'x:'}\n    user: api_SUPERSECRETKEY\n",
+     "keys file, close entry 0: user: must be a mapping or empty, not a string"),
+    ("close:\n  - credentials: {ApiKeyAuth: 'x:'}\n    roles: [98765432109876]\n",
+     "keys file, close entry 0: roles.0: must be a string, not a number"),
+    ("98765432109876:\n  - credentials: {ApiKeyAuth: 'x:'}\n", "keys file: a vendor name must be a string"),
+])
+def test_a_keys_file_error_says_where_and_what_without_the_value(tmp_path, content, named):
+    """A value out of place in a keys file is most likely a credential: never repeated on stderr."""
+    keys = tmp_path / "keys.yaml"
+    keys.write_text(content)
+    result = CliRunner().invoke(main, ["serve", "--keys", str(keys), "--port", "1"])
+    assert result.exit_code == 2 and named in " ".join(result.output.split()), result.output
+    assert "98765432109876" not in result.output and "SUPERSECRET" not in result.output
 
 
 # -- store URLs: the password never shown -----------------------------------------------------------------
