@@ -2,10 +2,12 @@
 
 A name is sensitive when a spec's security scheme names it (a header, query parameter or cookie
 carrying a key), or when it looks like a secret (password, secret, token, api key, ...). Values of
-sensitive headers, query parameters and JSON/form body fields are replaced by `***`.
+sensitive headers, query parameters and JSON/form body fields are replaced by `***`. A secret the
+mock must recognise again (a token it issued, an override's credential) is kept as `secret_digest`.
 """
 from __future__ import annotations
 
+import hashlib
 from collections.abc import Iterable, Mapping
 from urllib.parse import parse_qsl, urlencode
 
@@ -81,6 +83,13 @@ class Redactor:
         if isinstance(value, list):
             return [self.body(v) for v in value]
         return value
+
+
+def secret_digest(secret: str) -> str:
+    """What is kept in place of a secret that must be recognised later: its SHA-256. Unkeyed, so every
+    process and host sharing a store, and a snapshot restored elsewhere, computes the same one; what
+    the store, a snapshot or /__mock/records shows is no use as a credential."""
+    return hashlib.sha256(secret.encode()).hexdigest()
 
 
 def _normal(name: str) -> str:

@@ -301,6 +301,48 @@ def test_issued_token_is_accepted_and_refreshes(nexudus):
     assert rejected(other_client, "issueToken", 400)["error"] == "invalid_grant"
 
 
+def test_issued_tokens_are_kept_only_as_digests(make_client):
+    """The pair is the client's alone: the records, a snapshot file and a named snapshot hold digests,
+    and a token still works after a restore or a reset to the snapshot (with a keys file, where only
+    the listed credentials and the issued tokens are accepted)."""
+    nexudus = make_client("nexudus", keys=KEYS)
+    issued = password_token(nexudus, "rita@example.com", "secret")
+    assert nexudus.put("/__mock/snapshots/with-token").status_code == 200
+    records = nexudus.get("/__mock/records/nexudus.tokens").get_data(as_text=True)
+    snapshot = nexudus.get("/__mock/snapshot").get_data(as_text=True)
+    for text in (records, snapshot):
+        assert issued["access_token"] not in text and issued["refresh_token"] not in text
+    assert '"access_token_sha256"' in records and '"refresh_token_sha256"' in records
+    assert nexudus.post("/__mock/restore", data=snapshot, content_type="application/json").status_code == 200
+    listing(nexudus, auth=bearer(issued["access_token"]))
+    assert nexudus.post("/__mock/reset?to=with-token").status_code == 200
+    assert nexudus.delete("/__mock/snapshots/with-token").status_code == 200  # a shared database keeps it
+    refresh = nexudus.post(TOKEN, data={"grant_type": "refresh_token", "refresh_token": issued["refresh_token"]})
+    listing(nexudus, auth=bearer(conforms(refresh, "issueToken")["access_token"]))
+    rejected(nexudus.get(HISTORIES, headers=bearer(issued["access_token"])), "listCrmOpportunityHistories", 401)
+
+
+def test_ten_concurrent_uses_of_one_refresh_token_exactly_one_succeeds(nexudus):
+    import threading
+
+    issued = password_token(nexudus)
+    start, statuses = threading.Barrier(10), []
+
+    def use() -> None:
+        client = nexudus.application.test_client()  # one client per thread
+        start.wait()
+        statuses.append(client.post(TOKEN, data={"grant_type": "refresh_token",
+                                                 "refresh_token": issued["refresh_token"]}).status_code)
+
+    threads = [threading.Thread(target=use) for _ in range(10)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join(timeout=30)
+    assert sorted(statuses) == [200] + [400] * 9
+    assert len(nexudus.get("/__mock/records/nexudus.tokens").get_json()["records"]) == 1
+
+
 @pytest.mark.parametrize(("send", "error"), [
     ({"json": {"grant_type": "password", "username": "a@b.c", "password": "x"}}, "unsupported_grant_type"),
     ({"data": {"grant_type": "client_credentials"}}, "unsupported_grant_type"),

@@ -138,6 +138,15 @@ def test_issued_tokens_are_unpredictable_and_die_with_a_reset():
     assert issue(one)["access_token"] != first["access_token"]
 
 
+def test_an_issued_token_never_reaches_the_store_in_clear(tmp_path):
+    client = create_app("nexudus", store=f"sqlite:{tmp_path / 'mock.db'}").test_client()
+    issued = issue(client)
+    assert client.get("/api/crm/crmboardcolumns", headers={"Authorization": f"Bearer {issued['access_token']}"}
+                      ).status_code == 200
+    stored = b"".join(path.read_bytes() for path in tmp_path.glob("mock.db*"))
+    assert issued["access_token"].encode() not in stored and issued["refresh_token"].encode() not in stored
+
+
 def test_reproducible_tokens_when_asked_for():
     tokens = [issue(create_app("nexudus", reproducible_tokens=True, seed=7).test_client())["access_token"]
               for _ in range(2)]

@@ -1,8 +1,14 @@
-"""The OAuth2 token endpoint: password and refresh grants, and the bearer tokens it issued."""
+"""The OAuth2 token endpoint: password and refresh grants, and the bearer tokens it issued.
+
+An issued pair is handed to the client once, as Nexudus does, and kept only as digests
+(`secret_digest`): the record is keyed by the access token's, and a presented token or refresh
+token is looked up by its own, so neither the store nor an export of it holds a usable token.
+"""
 from __future__ import annotations
 
 from mock_server.identity import Principal
 from mock_server.problems import MockError
+from mock_server.redaction import secret_digest
 from mock_server.store import Query
 from mock_server.vendors.base import Call, Reply, Vendor, operation
 
@@ -25,7 +31,7 @@ class TokenEndpoint(Vendor):
         """Bearer tokens this endpoint issued, accepted even when a keys file is configured."""
         if self.spec.security_schemes.get(scheme, {}).get("type") != "oauth2":
             return None
-        issued = self.store.get(self.collection("tokens"), value)
+        issued = self.store.get(self.collection("tokens"), secret_digest(value))
         if issued is None:
             return None
         return principal_of(issued["user"], issued["roles"], {scheme: value})
@@ -38,16 +44,18 @@ class TokenEndpoint(Vendor):
         return entry.principal() if entry else None
 
     def _grant(self, principal: Principal, client_id: str) -> Reply:
+        access_token = self.ids.secret("nexudus.access", 32)
+        refresh_token = self.ids.secret("nexudus.refresh", 20)
         issued = {
-            "access_token": self.ids.secret("nexudus.access", 32),
-            "refresh_token": self.ids.secret("nexudus.refresh", 20),
+            "access_token_sha256": secret_digest(access_token),
+            "refresh_token_sha256": secret_digest(refresh_token),
             "client_id": client_id,
             "user": principal.user,
             "roles": None if principal.roles is None else sorted(principal.roles),
         }
-        self.store.insert(self.collection("tokens"), issued["access_token"], issued)
-        return Reply(200, {"access_token": issued["access_token"], "token_type": "bearer",
-                           "expires_in": TOKEN_LIFETIME, "refresh_token": issued["refresh_token"]})
+        self.store.insert(self.collection("tokens"), issued["access_token_sha256"], issued)
+        return Reply(200, {"access_token": access_token, "token_type": "bearer",
+                           "expires_in": TOKEN_LIFETIME, "refresh_token": refresh_token})
 
     @operation("issueToken")
     def issue_token(self, call: Call) -> Reply:
@@ -68,10 +76,10 @@ class TokenEndpoint(Vendor):
         if not refresh_token:
             raise oauth_error("invalid_request", "The refresh_token parameter is required.")
         with self.store.transaction():
-            where = [("refresh_token", "eq", refresh_token)]
+            where = [("refresh_token_sha256", "eq", secret_digest(refresh_token))]
             rows, _ = self.store.query(self.collection("tokens"), Query(where, limit=1))
             issued = rows[0] if rows else None
             if issued is None or (client_id and client_id != issued["client_id"]):
                 raise oauth_error("invalid_grant", "The refresh token is invalid or was issued to another client.")
-            self.store.delete(self.collection("tokens"), issued["access_token"])
+            self.store.delete(self.collection("tokens"), issued["access_token_sha256"])
             return self._grant(principal_of(issued["user"], issued["roles"]), issued["client_id"])
