@@ -249,3 +249,57 @@ def test_the_start_up_log_masks_a_password_in_the_query():
                            capture_output=True, text=True, timeout=60)
     assert "store      postgresql://127.0.0.1:1/crm?user=postgres&password=***" in ended.stderr, ended.stderr
     assert PASSWORD not in ended.stderr + ended.stdout
+
+
+# -- overrides that match on a credential -------------------------------------------------------------------
+CREDENTIAL = "api_0verr1de-S3CRET:"  # Close's API key as the Basic username, empty password
+
+
+def test_an_override_keeps_only_the_digest_of_the_credential_it_matches(make_client, store_url, tmp_path):
+    """Snapshots, named snapshots, restores and matching all work from the digest; no export holds
+    the credential (the listing showed *** before, and still does)."""
+    from tests.conftest import basic
+
+    client = make_client("close")
+    made = client.post("/__mock/overrides", json={"match": {"credential": CREDENTIAL}, "respond": {"status": 204}})
+    assert made.status_code == 201 and made.get_json()["match"] == {"credential": "***"}
+
+    def answered() -> tuple[int, int]:
+        mine = client.get("/api/v1/status/opportunity/", headers=basic(CREDENTIAL.rstrip(":"))).status_code
+        other = client.get("/api/v1/status/opportunity/", headers=basic("api_someone_else")).status_code
+        return mine, other
+
+    assert answered() == (204, 200)
+    snapshot = client.get("/__mock/snapshot").get_data(as_text=True)
+    listed = client.get("/__mock/overrides").get_data(as_text=True)
+    assert client.put("/__mock/snapshots/steered").status_code == 200
+    for text in (snapshot, listed, made.get_data(as_text=True)):
+        assert CREDENTIAL not in text
+    assert '"credential_sha256"' in snapshot and '"credential":"***"' in listed.replace(" ", "")
+    if store_url.startswith("sqlite:"):
+        assert CREDENTIAL.encode() not in b"".join(p.read_bytes() for p in tmp_path.glob("mock.db*"))
+    client.post("/__mock/reset")
+    assert answered() == (200, 200)  # a reset removes overrides
+    client.post("/__mock/reset?to=steered")
+    assert client.delete("/__mock/snapshots/steered").status_code == 200  # a shared database keeps it
+    assert answered() == (204, 200)
+    client.post("/__mock/reset")
+    assert client.post("/__mock/restore", data=snapshot, content_type="application/json").status_code == 200
+    assert answered() == (204, 200)
+    # A snapshot written before credentials were kept as digests still restores and matches.
+    older = snapshot.replace('"credential_sha256":', '"credential":').replace(
+        json.loads(snapshot)["collections"]["__mock.overrides"][0][1]["match"]["credential_sha256"], CREDENTIAL)
+    assert CREDENTIAL in older and "credential_sha256" not in older
+    client.post("/__mock/reset")
+    assert client.post("/__mock/restore", data=older, content_type="application/json").status_code == 200
+    assert answered() == (204, 200)
+
+
+@pytest.mark.parametrize("match, named", [
+    ({"credential": "x", "credential_sha256": "0" * 64}, "not both"),
+    ({"credential_sha256": "not-a-digest"}, "match.credential_sha256: the credential's SHA-256"),
+])
+def test_a_credential_digest_in_a_match_is_checked(match, named):
+    client = create_app("close").test_client()
+    refused = client.post("/__mock/overrides", json={"match": match, "respond": {"status": 204}})
+    assert refused.status_code == 400 and named in refused.get_json()["error"]

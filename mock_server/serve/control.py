@@ -332,7 +332,7 @@ def _shown(record: dict) -> dict:
     """An override as listed: what it matches on may be a secret (a credential, an Authorization
     header, an api_key in the query), so those are masked as in the journal."""
     match = dict(record.get("match") or {})
-    if match.get("credential"):
+    if match.pop("credential_sha256", None) or match.get("credential"):  # a digest too: listed as before
         match["credential"] = "***"
     if isinstance(match.get("headers"), dict):
         match["headers"] = LISTING_REDACTOR.headers(match["headers"])

@@ -10,6 +10,10 @@ One shape everywhere (a JSON object; anything left out matches all):
 
 A request is seen as a `view`: a plain dict with the same keys, built from a live exchange or from
 a journal entry, so matching and near-miss explanations are one piece of code.
+
+A credential is held only as its digest (`credential_sha256`, which a match may also give instead),
+and a request's credentials are compared by theirs: an override kept in the store, a snapshot of
+it or a verify's answer never holds the credential itself (`kept_form`).
 """
 from __future__ import annotations
 
@@ -20,10 +24,14 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
+from mock_server.redaction import secret_digest
+
 if TYPE_CHECKING:
     from mock_server.spec import Operation, Spec
 
-FIELDS = ("vendor", "operation", "method", "path", "query", "headers", "body", "credential", "user")
+FIELDS = ("vendor", "operation", "method", "path", "query", "headers", "body", "credential", "credential_sha256",
+          "user")
+SHA256 = re.compile(r"[0-9a-f]{64}")
 
 
 class BadMatch(ValueError):
@@ -39,7 +47,7 @@ class Match:
     query: Mapping[str, str] = field(default_factory=dict)
     headers: Mapping[str, str] = field(default_factory=dict)
     body: Any = None
-    credential: str | None = None
+    credential_sha256: str | None = None
     user: Mapping[str, Any] = field(default_factory=dict)
 
     def differences(self, view: Mapping) -> list[str]:
@@ -57,7 +65,8 @@ class Match:
         out += _subset("headers", {k.lower(): v for k, v in self.headers.items()}, headers, lambda v: str(v))
         if self.body is not None:
             out += _contains("body", self.body, view.get("body"))
-        if self.credential is not None and self.credential not in (view.get("credentials") or ()):
+        if self.credential_sha256 is not None and self.credential_sha256 not in {
+                secret_digest(sent) for sent in view.get("credentials") or ()}:
             out.append("credential: not the one sent")
         out += _subset("user", self.user, view.get("user") or {}, lambda v: v)
         return out
@@ -69,7 +78,7 @@ class Match:
         return {k: v for k, v in (
             ("vendor", self.vendor), ("operation", self.operation), ("method", self.method), ("path", self.path),
             ("query", dict(self.query)), ("headers", dict(self.headers)), ("body", self.body),
-            ("credential", "***" if self.credential else None), ("user", dict(self.user)),
+            ("credential", "***" if self.credential_sha256 else None), ("user", dict(self.user)),
         ) if v not in (None, {})}
 
 
@@ -98,14 +107,31 @@ def parse_match(raw, specs: Mapping[str, Spec], override: bool = False) -> Match
             raise BadMatch(f"match.{name}: must be an object of field names and values")
     match = Match(vendor=vendor, operation=operation, method=_text(raw, "method"), path=_text(raw, "path"),
                   query=dict(raw.get("query") or {}), headers=dict(raw.get("headers") or {}), body=raw.get("body"),
-                  credential=_text(raw, "credential"), user=dict(raw.get("user") or {}))
-    if not override and match.credential is not None:  # a verify of it could only ever fail
+                  credential_sha256=_credential_digest(raw), user=dict(raw.get("user") or {}))
+    if not override and match.credential_sha256 is not None:  # a verify of it could only ever fail
         raise BadMatch("match.credential: credentials are never kept in the journal, so no entry has one; "
                        "match on user (who called) instead; credential is for overrides")
     problem = route_problem(match, specs, routed=override)
     if problem:
         raise BadMatch(problem)
     return match
+
+
+def _credential_digest(raw: Mapping) -> str | None:
+    credential, digest = _text(raw, "credential"), _text(raw, "credential_sha256")
+    if credential is not None and digest is not None:
+        raise BadMatch("match.credential: give the credential or its credential_sha256, not both")
+    if digest is not None and not SHA256.fullmatch(digest):
+        raise BadMatch("match.credential_sha256: the credential's SHA-256, 64 lower-case hex digits")
+    return secret_digest(credential) if credential is not None else digest
+
+
+def kept_form(raw):
+    """A (checked) raw match as it is stored and exported: its credential replaced by the digest,
+    which matches the same requests."""
+    if not isinstance(raw, Mapping) or raw.get("credential") is None:
+        return raw
+    return {**{k: v for k, v in raw.items() if k != "credential"}, "credential_sha256": secret_digest(raw["credential"])}
 
 
 def _text(raw: Mapping, name: str) -> str | None:

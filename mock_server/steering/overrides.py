@@ -19,7 +19,7 @@ from typing import Any
 from mock_server import jsonio
 from mock_server.problems import MockError, Problem
 from mock_server.spec import Spec
-from mock_server.steering.matching import BadMatch, Match, parse_match
+from mock_server.steering.matching import BadMatch, Match, kept_form, parse_match
 from mock_server.store import Store
 from mock_server.store.namespaced import CURRENT as NAMESPACE
 
@@ -126,7 +126,10 @@ def parse_override(raw, specs: Mapping[str, Spec]) -> Override:
     override_id = raw.get("id") or "ovr_" + secrets.token_hex(6)
     if not isinstance(override_id, str) or not override_id.replace("_", "").replace("-", "").isalnum():
         raise BadMatch("id: letters, digits, - and _ only")
-    return Override(override_id, match, respond, fault, stage, times, priority, dict(raw, id=override_id))
+    kept = dict(raw, id=override_id)  # what the store keeps: never a credential in clear
+    if "match" in raw:
+        kept["match"] = kept_form(raw["match"])
+    return Override(override_id, match, respond, fault, stage, times, priority, kept)
 
 
 BOOKKEEPING = ("hits", "remaining", "seq")  # what the book keeps beside an override's own fields
