@@ -295,9 +295,29 @@ def test_an_override_keeps_only_the_digest_of_the_credential_it_matches(make_cli
     assert answered() == (204, 200)
 
 
+def test_header_and_query_secrets_an_override_matches_on_are_kept_as_digests(make_client):
+    client = make_client("nexudus")  # any bearer token accepted, unknown query parameters ignored
+    match = {"headers": {"Authorization": f"Bearer {SECRET}", "X-Trace": "t-1"}, "query": {"api_key": SECRET}}
+    assert client.post("/__mock/overrides", json={"match": match, "respond": {"status": 204}}).status_code == 201
+
+    def status(token: str, key: str) -> int:
+        return client.get(f"/api/crm/crmboardcolumns?api_key={key}",
+                          headers={"Authorization": f"Bearer {token}", "X-Trace": "t-1"}).status_code
+
+    assert (status(SECRET, SECRET), status(SECRET, "other"), status("other", SECRET)) == (204, 200, 200)
+    snapshot = client.get("/__mock/snapshot").get_data(as_text=True)
+    assert SECRET not in snapshot and '"X-Trace":"t-1"' in snapshot
+    verified = client.post("/__mock/verify", json={"match": match, "count": 0}).get_json()
+    assert SECRET not in json.dumps(verified) and verified["match"]["headers"]["Authorization"] == "***"
+    client.post("/__mock/reset")
+    assert client.post("/__mock/restore", data=snapshot, content_type="application/json").status_code == 200
+    assert (status(SECRET, SECRET), status(SECRET, "other")) == (204, 200)
+
+
 @pytest.mark.parametrize("match, named", [
     ({"credential": "x", "credential_sha256": "0" * 64}, "not both"),
     ({"credential_sha256": "not-a-digest"}, "match.credential_sha256: the credential's SHA-256"),
+    ({"headers": {"Authorization": {"sha256": "x"}}}, 'match.headers.Authorization: a value, or {"sha256"'),
 ])
 def test_a_credential_digest_in_a_match_is_checked(match, named):
     client = create_app("close").test_client()

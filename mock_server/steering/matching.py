@@ -12,8 +12,9 @@ A request is seen as a `view`: a plain dict with the same keys, built from a liv
 a journal entry, so matching and near-miss explanations are one piece of code.
 
 A credential is held only as its digest (`credential_sha256`, which a match may also give instead),
-and a request's credentials are compared by theirs: an override kept in the store, a snapshot of
-it or a verify's answer never holds the credential itself (`kept_form`).
+and so is a header or query value named like a secret (`{"sha256": hex}`, as the journal masks
+it): a request's values are compared by their digests, and an override kept in the store, a
+snapshot of it or a verify's answer never holds the secret itself (`kept_form`).
 """
 from __future__ import annotations
 
@@ -24,7 +25,7 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
-from mock_server.redaction import secret_digest
+from mock_server.redaction import Redactor, secret_digest
 
 if TYPE_CHECKING:
     from mock_server.spec import Operation, Spec
@@ -32,6 +33,17 @@ if TYPE_CHECKING:
 FIELDS = ("vendor", "operation", "method", "path", "query", "headers", "body", "credential", "credential_sha256",
           "user")
 SHA256 = re.compile(r"[0-9a-f]{64}")
+SECRET_NAMES = Redactor()  # Authorization, api_key, apitoken, ...: the names the journal masks
+
+
+@dataclass(frozen=True)
+class Sha256:
+    """A header or query value named like a secret, held as its digest."""
+
+    hex: str
+
+    def matches(self, value) -> bool:
+        return secret_digest(str(value)) == self.hex
 
 
 class BadMatch(ValueError):
@@ -44,8 +56,8 @@ class Match:
     operation: str | None = None
     method: str | None = None
     path: str | None = None
-    query: Mapping[str, str] = field(default_factory=dict)
-    headers: Mapping[str, str] = field(default_factory=dict)
+    query: Mapping[str, Any] = field(default_factory=dict)  # a value, or a Sha256 of one named like a secret
+    headers: Mapping[str, Any] = field(default_factory=dict)
     body: Any = None
     credential_sha256: str | None = None
     user: Mapping[str, Any] = field(default_factory=dict)
@@ -77,7 +89,7 @@ class Match:
     def as_dict(self) -> dict:
         return {k: v for k, v in (
             ("vendor", self.vendor), ("operation", self.operation), ("method", self.method), ("path", self.path),
-            ("query", dict(self.query)), ("headers", dict(self.headers)), ("body", self.body),
+            ("query", _masked(self.query)), ("headers", _masked(self.headers)), ("body", self.body),
             ("credential", "***" if self.credential_sha256 else None), ("user", dict(self.user)),
         ) if v not in (None, {})}
 
@@ -106,7 +118,7 @@ def parse_match(raw, specs: Mapping[str, Spec], override: bool = False) -> Match
         if name in raw and not isinstance(raw[name], Mapping):
             raise BadMatch(f"match.{name}: must be an object of field names and values")
     match = Match(vendor=vendor, operation=operation, method=_text(raw, "method"), path=_text(raw, "path"),
-                  query=dict(raw.get("query") or {}), headers=dict(raw.get("headers") or {}), body=raw.get("body"),
+                  query=_values(raw, "query"), headers=_values(raw, "headers"), body=raw.get("body"),
                   credential_sha256=_credential_digest(raw), user=dict(raw.get("user") or {}))
     if not override and match.credential_sha256 is not None:  # a verify of it could only ever fail
         raise BadMatch("match.credential: credentials are never kept in the journal, so no entry has one; "
@@ -126,12 +138,38 @@ def _credential_digest(raw: Mapping) -> str | None:
     return secret_digest(credential) if credential is not None else digest
 
 
+def _values(raw: Mapping, name: str) -> dict:
+    """Header or query values to match; one named like a secret, or given as {"sha256": hex}, as a Sha256."""
+    out: dict = {}
+    for key, value in (raw.get(name) or {}).items():
+        if isinstance(value, Mapping):
+            digest = value.get("sha256")
+            if set(value) != {"sha256"} or not isinstance(digest, str) or not SHA256.fullmatch(digest):
+                raise BadMatch(f'match.{name}.{key}: a value, or {{"sha256": its SHA-256 in lower-case hex}}')
+            out[key] = Sha256(digest)
+        else:
+            out[key] = Sha256(secret_digest(str(value))) if SECRET_NAMES.sensitive(key) else value
+    return out
+
+
+def _masked(values: Mapping) -> dict:
+    return {key: "***" if isinstance(value, Sha256) else value for key, value in values.items()}
+
+
 def kept_form(raw):
-    """A (checked) raw match as it is stored and exported: its credential replaced by the digest,
-    which matches the same requests."""
-    if not isinstance(raw, Mapping) or raw.get("credential") is None:
+    """A (checked) raw match as it is stored and exported: its credential, and header and query values
+    named like secrets, replaced by their digests, which match the same requests."""
+    if not isinstance(raw, Mapping):
         return raw
-    return {**{k: v for k, v in raw.items() if k != "credential"}, "credential_sha256": secret_digest(raw["credential"])}
+    kept = dict(raw)
+    for name in ("query", "headers"):
+        if isinstance(raw.get(name), Mapping):
+            kept[name] = {key: {"sha256": value.hex} if isinstance(value, Sha256) else value
+                          for key, value in _values(raw, name).items()}
+    if raw.get("credential") is not None:
+        del kept["credential"]
+        kept["credential_sha256"] = secret_digest(raw["credential"])
+    return kept
 
 
 def _text(raw: Mapping, name: str) -> str | None:
@@ -283,8 +321,14 @@ def _meets(glob: list[Step], template: list[Step]) -> bool:
 
 
 def _subset(where: str, wanted: Mapping, have: Mapping, cast) -> list[str]:
-    return [f"{where}.{key}: expected {value!r}, got {have.get(key)!r}"
-            for key, value in wanted.items() if key not in have or cast(have[key]) != cast(value)]
+    out = []
+    for key, value in wanted.items():
+        if isinstance(value, Sha256):  # a secret: neither side is repeated
+            if key not in have or not value.matches(have[key]):
+                out.append(f"{where}.{key}: not the one sent")
+        elif key not in have or cast(have[key]) != cast(value):
+            out.append(f"{where}.{key}: expected {value!r}, got {have.get(key)!r}")
+    return out
 
 
 def _contains(where: str, wanted, have) -> list[str]:
