@@ -55,6 +55,7 @@ import requests
 import yaml
 
 from mock_server.client import Client
+from mock_server.store.urls import shown_url
 
 START_TIMEOUT_S = 30
 # A developer's shell may hold these for their own server; a server the plugin starts is configured
@@ -96,7 +97,7 @@ class _Servers:
     def __init__(self, url: str | None, admin_key: str | None, scratch: Path, log: list[str]) -> None:
         self._existing = Client(url, admin_key) if url else None
         if url:
-            log.append(f"used {url} (--crm-mock-url / CRM_MOCK_URL)")
+            log.append(f"used {shown_url(url)} (--crm-mock-url / CRM_MOCK_URL)")
         self._scratch = scratch
         self._log = log
         self._started: dict[tuple[str, int, str | None], _Started] = {}

@@ -343,6 +343,17 @@ def test_an_existing_server_is_used_and_none_started(isolated, monkeypatch, how)
         stop(process)
 
 
+def test_the_session_summary_shows_a_server_url_without_its_password(isolated):
+    process, port = start()
+    try:
+        isolated.makepyfile("def test_health(crm_mock):\n    assert crm_mock.health()['status'] == 'ok'\n")
+        result = run(isolated, "--crm-mock-url", f"http://ci:S3CRET@127.0.0.1:{port}")
+        result.assert_outcomes(passed=1)
+        assert f"used http://ci:***@127.0.0.1:{port} " in result.stdout.str() and "S3CRET" not in result.stdout.str()
+    finally:
+        stop(process)
+
+
 def test_ci_jobs_sharing_one_server_each_run_in_their_own_namespace(isolated):
     """Three "CI jobs" (pytest runs with --crm-mock-namespace) on one server: each sees only its own
     writes, and the server's default namespace sees none of them. A job that passes leaves nothing

@@ -416,3 +416,18 @@ def test_processes_asking_for_the_same_indexes_at_once_make_each_once_and_an_ind
         stores[0].drop("half-made/")
         for store in stores:
             store.close()
+
+
+def test_a_database_that_cannot_be_reached_at_start_is_one_line_without_its_password():
+    """It was a traceback ending in 'PostgreSQL is unavailable: PoolTimeout'; now libpq's own reason."""
+    import subprocess
+    import sys
+
+    from tests.test_served_over_http import free_port
+
+    closed = free_port()  # nothing listens there
+    done = subprocess.run([sys.executable, "-m", "mock_server", "serve", "--port", str(free_port()), "--store",
+                           f"postgresql://crm:S3CRET@127.0.0.1:{closed}/crm"], capture_output=True, text=True, timeout=60)
+    assert done.returncode == 1 and "Traceback" not in done.stderr, done.stderr
+    assert f"cannot use the store postgresql://crm:***@127.0.0.1:{closed}/crm: connection failed" in done.stderr
+    assert "S3CRET" not in done.stderr

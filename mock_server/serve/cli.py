@@ -16,6 +16,7 @@ from rich.console import Console
 from rich.table import Table
 
 from mock_server.spec import load_spec
+from mock_server.store.base import StoreUnavailable
 from mock_server.store.urls import shown_url
 from mock_server.vendors import VENDORS
 
@@ -139,9 +140,25 @@ def serve(ctx, host, port, vendor, store, workers, server_kind, keys, seed, seed
              extra={"urls": urls, "store": shown_store, "workers": workers, "load": list(world_files)})
     try:
         run(host=host, port=port, workers=workers, settings=settings, server=server_kind)
+    except StoreUnavailable as error:  # a database that is down or unreachable at start: one line, no traceback
+        click.echo(f"crm-mock: cannot use the store {shown_store}: {_why_unreachable(store) or error}", err=True)
+        sys.exit(1)
     finally:
         if scratch:
             shutil.rmtree(scratch, ignore_errors=True)
+
+
+def _why_unreachable(url: str) -> str | None:
+    """libpq's own reason (refused, unknown host, bad password), which the pool's timeout hides."""
+    if not url.startswith(("postgresql://", "postgres://")):
+        return None
+    import psycopg
+
+    try:
+        psycopg.connect(url, connect_timeout=3).close()
+    except psycopg.Error as error:
+        return str(error).strip().splitlines()[0]
+    return None
 
 
 def _checked_settings(*, vendor, store, server_kind, keys, seed, seed_data, strict, rate_limit, admin_key,
