@@ -13,6 +13,7 @@ import pytest
 from click.testing import CliRunner
 
 from mock_server import create_app
+from mock_server.redaction import secret_digest
 from mock_server.serve.cli import main  # the command line itself, as a user runs it
 from mock_server.store.urls import shown_url
 from tests.conftest import CLOSE_AUTH, NEXUDUS_AUTH, SPRINTHUB_AUTH, served
@@ -312,6 +313,29 @@ def test_header_and_query_secrets_an_override_matches_on_are_kept_as_digests(mak
     client.post("/__mock/reset")
     assert client.post("/__mock/restore", data=snapshot, content_type="application/json").status_code == 200
     assert (status(SECRET, SECRET), status(SECRET, "other")) == (204, 200)
+
+
+def test_body_secrets_an_override_matches_on_are_kept_as_digests(make_client):
+    """A body field named like a secret (Nexudus' password grant) is matched by its digest, listed as
+    ***, and no snapshot holds it; other body fields stay as given."""
+    client = make_client("nexudus")
+    match = {"operation": "issueToken", "body": {"password": SECRET, "username": "ops@example.com"}}
+    assert client.post("/__mock/overrides", json={"match": match, "respond": {"status": 204}}).status_code == 201
+
+    def grant(password: str) -> int:
+        return client.post("/api/token", data={"grant_type": "password", "username": "ops@example.com",
+                                               "password": password}).status_code
+
+    assert (grant(SECRET), grant("other")) == (204, 200)
+    listed = client.get("/__mock/overrides").get_json()
+    assert SECRET not in json.dumps(listed)
+    assert listed["overrides"][0]["match"]["body"] == {"password": "***", "username": "ops@example.com"}
+    assert secret_digest(SECRET) in client.get("/__mock/snapshot").get_data(as_text=True)  # what a restore matches on
+    snapshot = client.get("/__mock/snapshot").get_data(as_text=True)
+    assert SECRET not in snapshot and "ops@example.com" in snapshot
+    client.post("/__mock/reset")
+    assert client.post("/__mock/restore", data=snapshot, content_type="application/json").status_code == 200
+    assert (grant(SECRET), grant("other")) == (204, 200)
 
 
 @pytest.mark.parametrize("match, named", [

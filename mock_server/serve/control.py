@@ -338,6 +338,8 @@ def _shown(record: dict) -> dict:
         match["headers"] = LISTING_REDACTOR.headers(match["headers"])
     if isinstance(match.get("query"), dict):
         match["query"] = {k: "***" if LISTING_REDACTOR.sensitive(k) else v for k, v in match["query"].items()}
+    if isinstance(match.get("body"), dict):
+        match["body"] = LISTING_REDACTOR.body(match["body"])
     return {**record, "match": match}
 
 

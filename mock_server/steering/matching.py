@@ -89,7 +89,7 @@ class Match:
     def as_dict(self) -> dict:
         return {k: v for k, v in (
             ("vendor", self.vendor), ("operation", self.operation), ("method", self.method), ("path", self.path),
-            ("query", _masked(self.query)), ("headers", _masked(self.headers)), ("body", self.body),
+            ("query", _masked(self.query)), ("headers", _masked(self.headers)), ("body", _shown(self.body, "***")),
             ("credential", "***" if self.credential_sha256 else None), ("user", dict(self.user)),
         ) if v not in (None, {})}
 
@@ -118,7 +118,7 @@ def parse_match(raw, specs: Mapping[str, Spec], override: bool = False) -> Match
         if name in raw and not isinstance(raw[name], Mapping):
             raise BadMatch(f"match.{name}: must be an object of field names and values")
     match = Match(vendor=vendor, operation=operation, method=_text(raw, "method"), path=_text(raw, "path"),
-                  query=_values(raw, "query"), headers=_values(raw, "headers"), body=raw.get("body"),
+                  query=_values(raw, "query"), headers=_values(raw, "headers"), body=_body(raw.get("body"), "match.body"),
                   credential_sha256=_credential_digest(raw), user=dict(raw.get("user") or {}))
     if not override and match.credential_sha256 is not None:  # a verify of it could only ever fail
         raise BadMatch("match.credential: credentials are never kept in the journal, so no entry has one; "
@@ -152,6 +152,34 @@ def _values(raw: Mapping, name: str) -> dict:
     return out
 
 
+def _body(wanted, where: str):
+    """A body to match, with every value under a field named like a secret (`password`, `api_key`) as
+    a Sha256, as header and query values are: an override kept, exported or listed never holds it."""
+    if not isinstance(wanted, Mapping):
+        return wanted
+    out = {}
+    for key, value in wanted.items():
+        secret = isinstance(key, str) and SECRET_NAMES.sensitive(key)
+        if secret and isinstance(value, Mapping) and set(value) == {"sha256"}:  # as kept_form wrote it
+            if not isinstance(value["sha256"], str) or not SHA256.fullmatch(value["sha256"]):
+                raise BadMatch(f'{where}.{key}: a value, or {{"sha256": its SHA-256 in lower-case hex}}')
+            out[key] = Sha256(value["sha256"])
+        elif secret and not isinstance(value, Mapping | list) and value is not None:
+            out[key] = Sha256(secret_digest(str(value)))
+        else:
+            out[key] = _body(value, f"{where}.{key}")
+    return out
+
+
+def _shown(wanted, mask: str | None):
+    """A body match as listed (`mask`: each secret as ***) or as kept (None: as {"sha256": hex})."""
+    if isinstance(wanted, Sha256):
+        return mask if mask is not None else {"sha256": wanted.hex}
+    if isinstance(wanted, Mapping):
+        return {key: _shown(value, mask) for key, value in wanted.items()}
+    return wanted
+
+
 def _masked(values: Mapping) -> dict:
     return {key: "***" if isinstance(value, Sha256) else value for key, value in values.items()}
 
@@ -166,6 +194,8 @@ def kept_form(raw):
         if isinstance(raw.get(name), Mapping):
             kept[name] = {key: {"sha256": value.hex} if isinstance(value, Sha256) else value
                           for key, value in _values(raw, name).items()}
+    if isinstance(raw.get("body"), Mapping):
+        kept["body"] = _shown(_body(raw["body"], "match.body"), None)
     if raw.get("credential") is not None:
         del kept["credential"]
         kept["credential_sha256"] = secret_digest(raw["credential"])
@@ -333,13 +363,15 @@ def _subset(where: str, wanted: Mapping, have: Mapping, cast) -> list[str]:
 
 def _contains(where: str, wanted, have) -> list[str]:
     """`have` contains `wanted`: every field of an object (recursively), equal values otherwise."""
+    if isinstance(wanted, Sha256):  # a secret: neither side is repeated
+        return [] if have is not None and wanted.matches(have) else [f"{where}: not the one sent"]
     if isinstance(wanted, Mapping):
         if not isinstance(have, Mapping):
             return [f"{where}: expected an object, got {have!r}"]
         out = []
         for key, value in wanted.items():
             if key not in have:
-                out.append(f"{where}.{key}: missing (expected {value!r})")
+                out.append(f"{where}.{key}: missing (expected {'***' if isinstance(value, Sha256) else repr(value)})")
             else:
                 out += _contains(f"{where}.{key}", value, have[key])
         return out
