@@ -20,7 +20,7 @@ def dumps(value) -> bytes:
         return _dumps_wide_integers(value)
 
 
-INT64 = range(-(2**63), 2**64)  # what orjson writes (up to unsigned 64 bits)
+INT64_LOW, INT64_END = -(2**63), 2**64  # what orjson writes (up to unsigned 64 bits)
 
 
 def _dumps_wide_integers(value) -> bytes:
@@ -38,7 +38,7 @@ def _dumps_wide_integers(value) -> bytes:
             return {k: swap(v) for k, v in node.items()}
         if isinstance(node, list | tuple):
             return [swap(v) for v in node]
-        if isinstance(node, int) and not isinstance(node, bool) and node not in INT64:
+        if isinstance(node, int) and not isinstance(node, bool) and not INT64_LOW <= node < INT64_END:
             return placeholder(node)
         return node
 
@@ -59,7 +59,10 @@ def loads(data: bytes | str):
     # check maps every digit to "0" and looks for twenty: 1 µs for a 1.5 KB record (a regex: 14 µs).
     raw = data if isinstance(data, bytes) else data.encode()
     if _TWENTY_ZEROS in raw.translate(_DIGITS_TO_ZERO):
-        return json.loads(data)
+        try:
+            return json.loads(data)
+        except RecursionError:  # nesting the stdlib cannot follow (orjson can): the depth check refuses it
+            return value
     return value
 
 

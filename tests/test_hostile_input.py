@@ -292,6 +292,15 @@ def test_close_value_formatted_never_shows_a_float(close):
     assert body["value_formatted"] == "$0.01"
 
 
+def test_nesting_only_orjson_follows_with_a_long_number_is_the_vendors_400(make_client):
+    """A 20-digit number sends a body to the stdlib's parser too (orjson reads integers past 64 bits
+    as floats); nested 990 deep, that parser raised RecursionError: a 500."""
+    client = make_client()
+    body = b"[" * 990 + b"12345678901234567890" + b"]" * 990
+    answer = client.post("/close/api/v1/opportunity/", data=body, headers={**CLOSE_AUTH, "Content-Type": "application/json"})
+    assert answer.status_code == 400 and "nests deeper than 32 levels" in answer.get_json()["errors"][0]
+
+
 def test_deep_nesting_is_the_vendors_400_and_the_store_stays_readable(make_client):
     client = make_client()  # every vendor, one store
     json_type = {"Content-Type": "application/json"}

@@ -431,3 +431,24 @@ def test_a_database_that_cannot_be_reached_at_start_is_one_line_without_its_pass
     assert done.returncode == 1 and "Traceback" not in done.stderr, done.stderr
     assert f"cannot use the store postgresql://crm:***@127.0.0.1:{closed}/crm: connection failed" in done.stderr
     assert "S3CRET" not in done.stderr
+
+
+def test_a_process_starts_while_another_builds_an_index(postgres_url):
+    """An index build (CONCURRENTLY) holds a lock on the records table for seconds; a process
+    starting meanwhile ran CREATE INDEX IF NOT EXISTS in its migration, which waits for that lock
+    while the build waits for the starting transaction: a deadlock, and a server that would not
+    start. A database at this version is now left alone."""
+    import threading
+
+    import psycopg
+
+    PostgresStore(postgres_url).close()  # the schema is there
+    with psycopg.connect(postgres_url) as builder:  # what CREATE INDEX CONCURRENTLY holds
+        builder.execute("LOCK TABLE crm_mock_records IN SHARE UPDATE EXCLUSIVE MODE")
+        started: list[PostgresStore] = []
+        thread = threading.Thread(target=lambda: started.append(PostgresStore(postgres_url)), daemon=True)
+        thread.start()
+        thread.join(10)
+        builder.rollback()
+    assert started, "the store did not start while the table was locked by an index build"
+    started[0].close()

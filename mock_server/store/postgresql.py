@@ -196,6 +196,14 @@ class PostgresStore(SqlStore):
             self._judge(check)
 
     def _migrate(self, db) -> None:
+        # A database already at this version is left alone: no lock, no DDL. CREATE INDEX IF NOT EXISTS
+        # takes a lock on the table even when the index is there, which a background index build
+        # (CONCURRENTLY) holds for seconds while waiting for this very transaction: a deadlock, and a
+        # process that could not start while another host was making an index.
+        if db.execute("SELECT to_regclass('crm_mock_meta') IS NOT NULL").fetchone()[0]:
+            row = db.execute("SELECT value FROM crm_mock_meta WHERE name = 'schema_version'").fetchone()
+            if row is not None and int(row[0]) == SCHEMA_VERSION:
+                return
         with db.transaction():
             db.execute("SELECT pg_advisory_xact_lock(%s)", (WRITE_LOCK,))
             lz4 = db.execute("SELECT 'lz4' = ANY(enumvals) FROM pg_settings "
