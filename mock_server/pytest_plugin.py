@@ -101,12 +101,21 @@ class _Servers:
         self._scratch = scratch
         self._log = log
         self._started: dict[tuple[str, int, str | None], _Started] = {}
-        self._namespaces: set[str] = set()
+        self._namespaces: set[str] = set()  # made by this session: dropped at its end (drop_namespaces)
+        self._seen: set[str] = set()
 
     def client_for(self, config: MockConfig, namespace: str | None = None) -> Client:
         if self._existing is not None:
-            if namespace:
-                self._namespaces.add(namespace)
+            if namespace and namespace not in self._seen:
+                self._seen.add(namespace)
+                # Only what this session made is dropped at its end: a namespace someone prepared
+                # (a CI step's snapshots, say) stays.
+                try:
+                    known = {n["name"] for n in self._existing.namespaces()}
+                except Exception:  # noqa: BLE001 - unknown: keep it (only its TTL drops it)
+                    known = {namespace}
+                if namespace not in known:
+                    self._namespaces.add(namespace)
             return self._existing.in_namespace(namespace)
         key = config.server_key()
         if key not in self._started:

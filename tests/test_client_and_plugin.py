@@ -379,8 +379,14 @@ def test_ci_jobs_sharing_one_server_each_run_in_their_own_namespace(isolated):
         run(isolated, "--crm-mock-url", url, "--crm-mock-admin-key", "s3cret",
             "--crm-mock-namespace", "job-3").assert_outcomes(failed=1)
         default = Client(url, admin_key="s3cret")
+        prepared = default.in_namespace("job-4")  # made before the session (a CI step's snapshot): it stays
+        prepared.reset()
+        prepared.save_snapshot("prepared")
+        run(isolated, "--crm-mock-url", url, "--crm-mock-admin-key", "s3cret",
+            "--crm-mock-namespace", "job-4").assert_outcomes(passed=1)
+        assert [s["name"] for s in prepared.snapshots()] == ["prepared"]
         assert default.requests(operation="createOpportunity") == []
-        assert {n["name"] for n in default.namespaces()} & {"job-1", "job-2", "job-3"} == {"job-3"}
+        assert {n["name"] for n in default.namespaces()} & {"job-1", "job-2", "job-3", "job-4"} == {"job-3", "job-4"}
         assert [e["body"]["note"] for e in default.in_namespace("job-3").requests(operation="createOpportunity")] \
             == ["job-3"]
     finally:
