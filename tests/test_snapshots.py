@@ -291,3 +291,20 @@ def test_a_version_2_sqlite_file_keeps_its_records_and_snapshots_and_resets_to_t
     with store.transaction():
         store.copy_over("__snapshot:ns:s/", "ns/")
     assert list(store.dump("ns/").collections["ns/c"].items()) == [(1, {"v": 1}), (2, {"v": 2})]
+
+
+@pytest.mark.parametrize("collection, field", [("close.pipelines", "name"), ("nexudus.coworkers", "CompanyName"),
+                                               ("sprinthub.funnels", "columns"), ("close.users", "email")])
+def test_a_snapshot_with_a_gutted_record_the_vendor_keeps_for_itself_is_refused(make_client, collection, field):
+    """Collections no spec schema describes (pipelines, coworkers, funnels, users) went back unchecked:
+    a pipeline without its name made every Close create a 500 until a reset."""
+    client = make_client()
+    snapshot = json.loads(client.get("/__mock/snapshot").data)
+    rows = snapshot["collections"][collection]
+    snapshot["collections"][collection] = [[key, {k: v for k, v in record.items() if k in ("id", "Id")}]
+                                           for key, record in rows]
+    before = client.get("/__mock/snapshot").data
+    refused = client.post("/__mock/restore", data=json.dumps(snapshot), content_type="application/json")
+    assert refused.status_code == 400 and f"{field}: missing" in refused.get_json()["error"]
+    assert client.get("/__mock/snapshot").data == before
+    assert client.post("/__mock/restore", data=before, content_type="application/json").status_code == 200

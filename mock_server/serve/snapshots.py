@@ -112,11 +112,28 @@ def _record_problem(collection: str, key, record: dict, vendors: Mapping[str, Ve
     vendor_name, _, kind = collection.partition(".")
     vendor = vendors.get(vendor_name)
     resource = next((r for r, (k, _) in vendor.FIXTURES.items() if k == kind), None) if vendor else None
+    if vendor is not None and resource is None and kind in vendor.STATIC_COLLECTIONS:
+        return _static_problem(vendor, kind, key, record, fields)
     if vendor is None or resource is None:
         return None
     if record_key(record) != key:
         return f"its ID is {record_key(record)!r}, but it is stored as {key!r}"
     return record_problem(vendor, resource, vendor.fixture_record(resource, record), fields)
+
+
+def _static_problem(vendor: Vendor, kind: str, key, record, fields: dict) -> str | None:
+    """A record of a collection the vendor keeps for itself (users, pipelines, coworkers), which no spec
+    schema describes: it must hold every field the vendor's own records of it hold, or the handlers
+    that read it fail (a pipeline without its name made every Close create a 500)."""
+    if not isinstance(record, Mapping):
+        return "must be an object"
+    if record_key(record) != key:
+        return f"its ID is {record_key(record)!r}, but it is stored as {key!r}"
+    if (vendor.name, f"static:{kind}") not in fields:
+        present = [set(r) for r in vendor.static(kind).values()]  # the namespace's world before the restore
+        fields[vendor.name, f"static:{kind}"] = set.intersection(*present) if present else set()
+    missing = sorted(fields[vendor.name, f"static:{kind}"] - set(record))
+    return f"{missing[0]}: missing (every {kind} record of the world has it)" if missing else None
 
 
 def _check_name(name: str, where: str) -> None:
