@@ -452,28 +452,3 @@ def test_a_process_starts_while_another_builds_an_index(postgres_url):
         builder.rollback()
     assert started, "the store did not start while the table was locked by an index build"
     started[0].close()
-
-
-def test_filters_asking_for_many_indexes_while_another_host_builds_one_are_all_answered(postgres_url):
-    """Each index asked for took a thread of gevent's pool (ten) until it was built, so while another
-    host held the build lock the eleventh filter's request waited for it. One builder per process
-    takes them in turn; asking never waits."""
-    import itertools
-
-    import psycopg
-
-    from mock_server.store.postgresql import INDEX_LOCK
-
-    ns = {"X-Crm-Mock-Namespace": "many-indexes", **CLOSE}
-    fields = ["lead_id", "user_id", "status_id", "status_type", "status_label", "value_period"]
-    with running("--vendor", "close", "--store", postgres_url) as base:
-        requests.post(f"{base}/__mock/reset", headers=ns, timeout=60).raise_for_status()
-        with psycopg.connect(postgres_url, autocommit=True) as other_host:
-            other_host.execute("SELECT pg_advisory_lock(%s::int, 0)", (INDEX_LOCK,))
-            try:
-                for pair in itertools.islice(itertools.combinations(fields, 2), 12):
-                    values = {f: "won" if f == "status_type" else "monthly" if f == "value_period" else "x" for f in pair}
-                    page = requests.get(f"{base}/api/v1/opportunity/", params=values, headers=ns, timeout=5)
-                    assert page.status_code == 200, (pair, page.text)
-            finally:
-                other_host.execute("SELECT pg_advisory_unlock(%s::int, 0)", (INDEX_LOCK,))

@@ -156,7 +156,7 @@ def _run_gunicorn(host: str, port: int, workers: int, settings: Settings) -> Non
                 # Above the app's own 8 KiB limits (pipeline/limits.py), which answer in the vendor's
                 # shape; gunicorn's own refusal is a bare page. (Its defaults: a 4 KiB request line,
                 # a Close filter of 90 lead ids, and 100 header fields.)
-                "limit_request_field_size": 64 * 1024, "limit_request_line": 0, "limit_request_fields": 1000,
+                "limit_request_field_size": 64 * 1024, "limit_request_line": 0, "limit_request_fields": 32768,
             }.items():
                 self.cfg.set(key, value)
 

@@ -14,7 +14,6 @@ import logging
 import os
 import threading
 import time
-from _queue import SimpleQueue  # the C queue: gevent patches queue.SimpleQueue, and the builder is an OS thread
 from contextlib import contextmanager
 
 from mock_server import jsonio
@@ -118,8 +117,7 @@ class PostgresStore(SqlStore):
         self._guard = threading.Lock()
         self._hits = 0
         self._last_used: dict[int, float] = {}  # id(connection) → when it was last given back
-        self._builds: SimpleQueue = SimpleQueue()  # indexes asked for, for the builder (see _make_index)
-        self._builder_pid = 0
+        self._index_builds: list = []  # a function waiting for each build this process started
         try:
             with self._connection() as db:
                 self._migrate(db)
@@ -332,21 +330,7 @@ class PostgresStore(SqlStore):
         every host goes on. Made in a transaction with the write lock, as before, an index on 100,000
         opportunities held that page 7 s and every write of the database with it (a plain CREATE INDEX
         also blocks writes to the table while it runs; CONCURRENTLY does not)."""
-        with self._guard:
-            if self._builder_pid != os.getpid():  # one builder per process, started after a fork
-                self._builds, self._builder_pid = SimpleQueue(), os.getpid()
-                in_the_background(self._build_indexes, self._builds)
-        self._builds.put((fields, digest))  # never blocks the request that asked
-
-    def _build_indexes(self, builds: SimpleQueue) -> None:
-        """The process' one index builder: builds one at a time, so asking never waits for a thread
-        (gevent's pool has ten, and a world build needs one too) and holds one connection at most."""
-        while True:
-            item = builds.get()
-            if isinstance(item, threading.Event):
-                item.set()  # wait_for_indexes: everything asked before it is built
-            else:
-                self._create_index(*item)
+        self._index_builds.append(in_the_background(self._create_index, fields, digest))
 
     def _create_index(self, fields, digest):
         # B-trees, one per filter shape: a GIN index over every record (schema 3) answered containment
@@ -382,10 +366,8 @@ class PostgresStore(SqlStore):
 
     def wait_for_indexes(self, timeout: float | None = None) -> None:
         """Until every index this process asked for is made (for tests and the bench)."""
-        if self._builder_pid == os.getpid():
-            done = threading.Event()
-            self._builds.put(done)
-            done.wait(timeout)
+        while self._index_builds:
+            self._index_builds.pop()(timeout)
 
     def _where(self, collection, conditions) -> tuple[str, list]:
         clauses, args = ["collection = %s"], [collection]
